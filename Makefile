@@ -1,0 +1,29 @@
+# The course in two commands: `make lab` to learn, `make test` to check everything.
+VENV ?= .venv
+PYTHON ?=
+BIN := $(VENV)/bin
+
+.PHONY: help setup lab test lint clean
+
+help:
+	@echo "make lab    set up $(VENV) if needed, then open JupyterLab on lessons/"
+	@echo "make test   set up $(VENV) if needed, then lint, unit tests and every lesson under nbval"
+	@echo "make lint   ruff over the package, tests and lessons"
+	@echo "make clean  remove $(VENV) and caches"
+	@echo "Choose the interpreter with PYTHON=/path/to/python3.X (3.10-3.13)."
+
+setup:
+	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)"
+
+lab: setup
+	$(BIN)/jupyter lab lessons/
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

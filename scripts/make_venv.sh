@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Create (or reuse) the course's virtual environment and install the pinned dependencies into it.
+# Usage: scripts/make_venv.sh VENV_DIR [PYTHON]
+# Every failure ends with one message that says what is missing and how to fix it; pip's own
+# output goes to VENV_DIR/install.log, whose last lines are shown only when something failed.
+set -uo pipefail
+
+venv=${1:?usage: scripts/make_venv.sh VENV_DIR [PYTHON]}
+requested_python=${2:-}
+stamp="$venv/.installed"
+log="$venv/install.log"
+
+fail() {
+  printf '\n\033[31mSet-up failed:\033[0m %s\n' "$1" >&2
+  shift
+  for line in "$@"; do printf '  %s\n' "$line" >&2; done
+  exit 1
+}
+
+supported() { "$1" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; }
+
+# Already set up, and pyproject.toml unchanged since: nothing to do.
+if [[ -f $stamp && $stamp -nt pyproject.toml && -x $venv/bin/python ]]; then
+  exit 0
+fi
+
+if [[ ! -x $venv/bin/python ]]; then
+  python=""
+  if [[ -n $requested_python ]]; then
+    command -v "$requested_python" >/dev/null 2>&1 ||
+      fail "PYTHON=$requested_python was not found." "Give the path of a Python 3.10-3.13 interpreter."
+    supported "$requested_python" ||
+      fail "PYTHON=$requested_python is $("$requested_python" -V 2>&1), but the course needs Python 3.10-3.13."
+    python=$requested_python
+  else
+    for candidate in python3.12 python3.11 python3.13 python3.10 python3; do
+      if command -v "$candidate" >/dev/null 2>&1 && supported "$candidate"; then
+        python=$candidate
+        break
+      fi
+    done
+  fi
+  [[ -n $python ]] || fail "No Python 3.10-3.13 found on PATH (TensorFlow 2.21 supports only these)." \
+    "Install one (python.org, your package manager, or pyenv), then run make again," \
+    "or point to it: make lab PYTHON=/path/to/python3.12"
+  echo "Creating $venv with $python ($("$python" -V 2>&1))..."
+  "$python" -m venv "$venv" >/dev/null 2>&1 || {
+    rm -rf "$venv"
+    fail "$python could not create a virtual environment." \
+      "On Debian or Ubuntu install the venv module: sudo apt install python3-venv" \
+      "(or python3.X-venv for your version), then run make again."
+  }
+fi
+
+echo "Installing the pinned course packages into $venv (a few minutes the first time; log: $log)..."
+if ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
+    -e ".[dev]" >"$log" 2>&1; then
+  echo "--- last lines of $log ---" >&2
+  grep -v '^WARNING: Location' "$log" | tail -n 15 >&2
+  fail "pip could not install the course's dependencies (see above and $log)." \
+    "No network? Connect and run make again." \
+    "'No matching distribution found for tensorflow'? Your Python or platform has no TensorFlow 2.21" \
+    "wheel: use Python 3.10-3.13 on 64-bit Linux, macOS (Apple silicon) or Windows (WSL2)."
+fi
+touch "$stamp"
+echo "Set-up done: $venv is ready."

@@ -1,0 +1,63 @@
+"""The self-check machinery: feedback says what differs, and never passes a wrong answer."""
+
+import numpy as np
+import pytest
+
+from unet_lib.checks import Case, CheckFailed, check_one_hot, describe_difference, verify
+
+
+def test_matching_values_have_no_difference():
+    assert describe_difference(np.ones((2, 3)), np.ones((2, 3))) is None
+    assert describe_difference(3, 3.0) is None
+    assert describe_difference((4, 4), (4, 4)) is None
+
+
+def test_shape_mismatch_names_both_shapes():
+    message = describe_difference(np.ones((3, 3)), np.ones((4, 4)))
+    assert message == "expected shape (4, 4), got shape (3, 3)"
+
+
+def test_value_mismatch_gives_first_position_and_count():
+    expected = np.zeros((3, 4))
+    got = expected.copy()
+    got[1, 2] = 5.0
+    got[2, 0] = 1.0
+    message = describe_difference(got, expected)
+    assert message == "2 of 12 values differ; first at [1, 2]: expected 0, got 5"
+
+
+def test_scalar_and_tuple_mismatches():
+    assert describe_difference(3, 4) == "expected 4, got 3"
+    assert describe_difference((4, 5), (4, 4)) == "item 1: expected 4, got 5"
+    assert describe_difference((4,), (4, 4)).startswith("expected 2 items")
+    assert "forget to `return`" in describe_difference(None, np.zeros(2))
+
+
+def test_verify_reports_failing_case_and_passes_good_function(capsys):
+    cases = [Case("double 2", (2,), 4), Case("double 3", (3,), 6)]
+    verify("double", lambda x: 2 * x, cases)
+    assert "all 2 cases match" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="case 'double 3' differs from the reference:\nexpected 6, got 9"):
+        verify("double", lambda x: x * x, cases)
+
+
+def test_verify_turns_learner_errors_into_feedback():
+    def unfinished(x):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="not written yet"):
+        verify("f", unfinished, [Case("one", (1,), 1)])
+    with pytest.raises(CheckFailed, match="raised ZeroDivisionError"):
+        verify("f", lambda x: x / 0, [Case("one", (1,), 1)])
+    with pytest.raises(CheckFailed, match="expected a function"):
+        verify("f", 42, [Case("one", (1,), 1)])
+
+
+def test_check_failed_renders_without_traceback_in_ipython():
+    lines = CheckFailed("f: case 'a' differs\nexpected 1, got 2")._render_traceback_()
+    assert "f: case 'a' differs" in lines[0] and lines[1] == "  expected 1, got 2"
+
+
+def test_check_one_hot_rejects_a_wrong_answer():
+    with pytest.raises(CheckFailed, match="values differ; first at"):
+        check_one_hot(lambda mask, n: 1.0 - (np.asarray(mask)[..., None] == np.arange(n)))

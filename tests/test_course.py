@@ -1,0 +1,77 @@
+"""The course map, and the shape every lesson notebook must have."""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from unet_lib import course_map_markdown, list_lessons
+
+REQUIRED_SECTIONS = ("**What you'll do**", "**What you'll learn**", "**What you'll need**", "## Summary")
+
+
+def _notebook(cells):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = cells
+    return nbformat.writes(notebook)
+
+
+def test_course_map_lists_lessons_in_order(tmp_path):
+    (tmp_path / "01_second.ipynb").write_text(_notebook([nbformat.v4.new_markdown_cell("# Second lesson")]))
+    (tmp_path / "00_first.ipynb").write_text(_notebook([nbformat.v4.new_markdown_cell("intro\n# First lesson")]))
+    (tmp_path / "notes.ipynb").write_text(_notebook([]))  # not a numbered lesson
+    assert [lesson.file_name for lesson in list_lessons(tmp_path)] == ["00_first.ipynb", "01_second.ipynb"]
+    assert course_map_markdown(tmp_path, link_prefix="lessons/") == (
+        "- 00 [First lesson](lessons/00_first.ipynb)\n- 01 [Second lesson](lessons/01_second.ipynb)"
+    )
+
+
+def test_course_map_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="lessons_dir must be a folder"):
+        list_lessons(tmp_path / "missing")
+    (tmp_path / "00_untitled.ipynb").write_text(_notebook([nbformat.v4.new_code_cell("1")]))
+    with pytest.raises(ValueError, match="has no '# ' title"):
+        list_lessons(tmp_path)
+
+
+def test_readme_links_every_lesson(repo_root):
+    readme = (repo_root / "README.md").read_text()
+    for lesson in list_lessons(repo_root / "lessons"):
+        assert f"(lessons/{lesson.file_name})" in readme, f"README's lesson map lacks {lesson.file_name}"
+
+
+def _lesson_paths(repo_root):
+    paths = sorted((repo_root / "lessons").glob("*.ipynb"))
+    assert paths, "no lessons found"
+    return paths
+
+
+def test_lessons_are_committed_without_outputs(repo_root):
+    stored = []
+    for path in _lesson_paths(repo_root):
+        for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                stored.append(f"{path.name} cell {index}")
+    assert not stored, f"strip outputs and execution counts (CI executes the lessons): {stored}"
+
+
+def test_lessons_have_the_course_structure(repo_root):
+    for path in _lesson_paths(repo_root):
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name), f"{path.name}: name lessons NN_topic.ipynb"
+        markdown = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        missing = [section for section in REQUIRED_SECTIONS if section not in markdown]
+        assert not missing, f"{path.name} lacks the sections {missing}"
+
+
+def test_every_exercise_has_balanced_markers_and_a_self_check(repo_root):
+    for path in _lesson_paths(repo_root):
+        cells = nbformat.read(path, as_version=4).cells
+        for index, cell in enumerate(cells):
+            begins = cell.source.count("### BEGIN SOLUTION")
+            assert begins == cell.source.count("### END SOLUTION"), f"{path.name} cell {index}: unbalanced markers"
+            if begins and cell.cell_type == "code":
+                following = [c.source for c in cells[index + 1:] if c.cell_type == "code"][:1]
+                assert following and "check_" in following[0], (
+                    f"{path.name} cell {index}: an exercise must be followed by a self-check cell"
+                )

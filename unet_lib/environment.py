@@ -1,0 +1,125 @@
+"""What the course runs on: package versions, Keras backend, GPUs, and seeding."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import platform
+import sys
+
+from packaging.requirements import Requirement
+
+DISTRIBUTION = "unet-course"
+"""The name under which ``pyproject.toml`` installs this package (and records its pins)."""
+
+GPU_ADVICE = """No GPU is visible to Keras. Every lesson runs on a CPU with its small default settings.
+To train bigger models faster:
+  * Linux with an NVIDIA GPU: .venv/bin/pip install "tensorflow[and-cuda]==2.21.0", restart the kernel.
+  * Or switch backend: install jax[cuda12] or torch with CUDA and set KERAS_BACKEND=jax or torch
+    before starting JupyterLab (see README, "Switching Keras backend").
+  * Or use a hosted notebook with a GPU (Colab, Kaggle) and `pip install -e .` there."""
+
+
+def set_seed(seed: int = 0) -> int:
+    """Seed Python's, NumPy's and the Keras backend's random generators, for reproducible lessons.
+
+    Args:
+        seed: a non-negative integer.
+
+    Returns:
+        The seed, so a lesson can print what it used.
+
+    Raises:
+        ValueError: if ``seed`` is not a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    from unet_lib._keras import keras
+
+    keras.utils.set_random_seed(seed)
+    return seed
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageVersion:
+    """One pinned dependency: what ``pyproject.toml`` asks for and what is installed."""
+
+    name: str
+    required: str
+    installed: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the installed version satisfies the requirement."""
+        if self.installed is None:
+            return False
+        return Requirement(f"{self.name}{self.required}").specifier.contains(self.installed, prereleases=True)
+
+
+def check_versions() -> list[PackageVersion]:
+    """Compare every runtime dependency pinned in ``pyproject.toml`` with what is installed.
+
+    The pins are read from the installed package's own metadata, so this list cannot drift from
+    ``pyproject.toml``. Requirements whose environment marker does not apply here (another Python
+    version, the ``dev`` extra) are left out.
+
+    Raises:
+        RuntimeError: if the course package itself is not installed (run ``make lab``).
+    """
+    try:
+        requirements = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise RuntimeError(
+            f"The course package '{DISTRIBUTION}' is not installed in this Python ({sys.executable}). "
+            "Run `make lab` from the repository root, or `pip install -e .` in your environment."
+        ) from None
+    versions = []
+    for line in requirements:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            installed = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            installed = None
+        versions.append(PackageVersion(requirement.name, str(requirement.specifier), installed))
+    return versions
+
+
+def list_gpus() -> list[str]:
+    """Names of the GPUs the current Keras backend can use (empty on a CPU-only machine)."""
+    from unet_lib._keras import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [device.name for device in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [str(device) for device in jax.devices() if device.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def describe_environment() -> dict[str, object]:
+    """Python, Keras and backend versions, and the visible GPUs, as a dictionary."""
+    from unet_lib._keras import keras
+
+    backend = keras.backend.backend()
+    try:
+        backend_version = importlib.metadata.version(backend)
+    except importlib.metadata.PackageNotFoundError:
+        backend_version = "unknown"
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": backend_version,
+        "gpus": list_gpus(),
+    }
