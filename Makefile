@@ -1,6 +1,10 @@
 # The course in two commands: `make lab` to learn, `make test` to check everything.
 VENV ?= .venv
 PYTHON ?=
+# Extra options for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
+# Jupyter refuses to run as root (common in containers) unless told it is intended.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 BIN := $(VENV)/bin
 
 .PHONY: help setup lab test lint clean
@@ -16,7 +20,7 @@ setup:
 	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)"
 
 lab: setup
-	$(BIN)/jupyter lab lessons/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) lessons/
 
 lint: setup
 	$(BIN)/ruff check .

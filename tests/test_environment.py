@@ -21,13 +21,22 @@ def test_describe_environment_reports_backend_and_gpus():
     assert isinstance(environment["gpus"], list)
 
 
-def test_set_seed_makes_draws_repeatable():
+def _fresh_layer_weights():
+    layer = keras.layers.Dense(3)
+    layer.build((None, 2))
+    return keras.ops.convert_to_numpy(layer.kernel)
+
+
+def test_set_seed_makes_initial_weights_and_numpy_draws_repeatable():
     set_seed(7)
-    first = (keras.ops.convert_to_numpy(keras.random.uniform((4,))), np.random.rand(4))
+    first = (_fresh_layer_weights(), np.random.rand(4))
     set_seed(7)
-    second = (keras.ops.convert_to_numpy(keras.random.uniform((4,))), np.random.rand(4))
+    second = (_fresh_layer_weights(), np.random.rand(4))
+    set_seed(8)
+    other = _fresh_layer_weights()
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
+    assert not np.allclose(first[0], other)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
