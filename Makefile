@@ -3,6 +3,8 @@ VENV ?= .venv
 PYTHON ?=
 # Extra options for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port=8890".
 LAB_ARGS ?=
+# The folder JupyterLab opens (tests point it at a scratch copy so nothing they run is saved over lessons/).
+LESSONS ?= lessons
 # Jupyter refuses to run as root (common in containers) unless told it is intended.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 BIN := $(VENV)/bin
@@ -20,7 +22,7 @@ setup:
 	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)"
 
 lab: setup
-	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) lessons/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) $(LESSONS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -26,3 +26,13 @@ def pytest_collection_modifyitems(session, config, items):
             return _compare(_without_stderr(test), _without_stderr(ref), skip_compare)
 
         item.compare_outputs = compare_ignoring_stderr
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the folder where the browser tests left their screenshots, so a person can look at them."""
+    import os
+    from pathlib import Path
+
+    screenshots = Path(__file__).parent / "test-artifacts" / "browser"
+    if screenshots.is_dir() and any(screenshots.glob("*.png")):
+        terminalreporter.write_line(f"Browser test screenshots: {os.path.relpath(screenshots)}/")
