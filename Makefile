@@ -9,12 +9,13 @@ LESSONS ?= lessons
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 BIN := $(VENV)/bin
 
-.PHONY: help setup lab test lint clean
+.PHONY: help setup lab test lint clean workbook
 
 help:
 	@echo "make lab    set up $(VENV) if needed, then open JupyterLab on lessons/"
 	@echo "make test   set up $(VENV) if needed, then lint, unit tests and every lesson under nbval"
 	@echo "make lint   ruff over the package, tests and lessons"
+	@echo "make workbook  write the blank student copy to workbook/; open it with: make lab LESSONS=workbook/lessons"
 	@echo "make clean  remove $(VENV) and caches"
 	@echo "Choose the interpreter with PYTHON=/path/to/python3.X (3.10-3.13)."
 
@@ -29,6 +30,11 @@ lint: setup
 
 test: setup lint
 	$(BIN)/python -m pytest
+
+# The student copy (solutions removed, answers recorded) for learners who want to try before reading.
+workbook: setup
+	$(BIN)/python -m unet_lib release workbook
+	@echo "Open it with: make lab LESSONS=workbook/lessons"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

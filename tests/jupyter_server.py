@@ -37,7 +37,16 @@ def running_lab(scratch_dir: Path):
     if not (venv / ".installed").exists():
         pytest.skip("not running inside the venv that `make lab` creates (e.g. a conda environment)")
     port, token = _free_port(), "course-test-token"
-    lab_args = f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"
+    # Scratch user settings: render every cell (JupyterLab otherwise skips off-screen cells, which a
+    # test cannot then find), and no news pop-up over the page. Workspaces stay in the scratch folder too.
+    settings_dir = scratch_dir / "lab-settings"
+    for plugin, settings in {"notebook-extension/tracker": {"windowingMode": "none"},
+                             "apputils-extension/notification": {"fetchNews": "false"}}.items():
+        path = settings_dir / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings))
+    lab_args = (f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
+                f"--LabApp.user_settings_dir={settings_dir} --LabApp.workspaces_dir={scratch_dir / 'workspaces'}")
     lessons_copy = scratch_dir / "course" / "lessons"
     shutil.copytree(REPO_ROOT / "lessons", lessons_copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     if (REPO_ROOT / "media").is_dir():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,61 @@ def test_lesson_00_runs_in_jupyterlab_without_errors_and_its_slider_responds(bro
         page.keyboard.press("ArrowLeft")
         page.wait_for_function("el => el.textContent.endsWith('8x8')", arg=label.element_handle())
         screenshot(page, "lesson00_slider_moved")
+
+
+def run_cell_containing(page, text: str):
+    """Select the code cell whose source contains ``text``, run it (Shift+Enter) and wait for it to finish."""
+    cell = page.locator(".jp-Notebook .jp-CodeCell", has_text=text).first
+    cell.scroll_into_view_if_needed()
+    cell.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("cell => /\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').textContent)",
+                           arg=cell.element_handle(), timeout=120_000)
+    return cell
+
+
+def explorer_state(cell):
+    """(output size shown by the explorer, the diagram's image source) as rendered in the page."""
+    message = cell.locator(".widget-html", has_text="output:").first.inner_text()
+    size = re.search(r"output: (\d+)x(\d+)", message)
+    assert size, f"the explorer shows no output size: {message!r}"
+    image = cell.locator(".jp-OutputArea-output img").first
+    image.wait_for()
+    return int(size.group(1)), image.get_attribute("src")
+
+
+def wait_for_new_state(cell, previous, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = explorer_state(cell)
+        if state[0] != previous[0] and state[1] != previous[1]:
+            return state
+        assert time.monotonic() < deadline, f"the explorer did not update (still {state[0]})"
+        time.sleep(0.25)
+
+
+def test_lesson_01_explorer_follows_its_sliders(browser_page, tmp_path):
+    from unet_lib import conv_transpose_output_size
+
+    page = browser_page
+    with running_lab(tmp_path) as (base_url, token):
+        open_notebook(page, base_url, token, "01_transpose_convolution.ipynb")
+        run_cell_containing(page, "import unet_lib")
+        cell = run_cell_containing(page, "explorer = transpose_explorer(")
+        assert page.locator(STDERR_OUTPUT).count() == 0, page.locator(STDERR_OUTPUT).first.inner_text()
+        state = explorer_state(cell)
+        assert state[0] == conv_transpose_output_size(4, 3, stride=2, padding="same")
+        screenshot(page, "lesson01_explorer_start")
+
+        stride = cell.locator(".widget-hslider", has=page.locator(".widget-label", has_text=re.compile("^stride$")))
+        stride.locator(".noUi-handle").focus()
+        page.keyboard.press("ArrowRight")  # stride 2 -> 3
+        state = wait_for_new_state(cell, state)
+        assert state[0] == conv_transpose_output_size(4, 3, stride=3, padding="same")
+        screenshot(page, "lesson01_explorer_stride_3")
+
+        padding = cell.locator(".widget-dropdown", has=page.locator(".widget-label", has_text=re.compile("^padding$")))
+        padding.locator("select").select_option(label="1")
+        state = wait_for_new_state(cell, state)
+        assert state[0] == conv_transpose_output_size(4, 3, stride=3, padding=1)
+        screenshot(page, "lesson01_explorer_padding_1")

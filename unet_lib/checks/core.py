@@ -3,12 +3,19 @@
 A check never ends in a bare ``AssertionError``. It raises :class:`CheckFailed`, whose message
 names the case, what was expected, what came back and where they first differ; in a notebook only
 that message is shown, not a traceback into this module.
+
+Reference answers come from the reference code: each checks module has ``<exercise>_cases()``
+functions that call it. In a student release (``python -m unet_lib release``) the reference bodies
+are removed, so each ``<exercise>_cases()`` body is replaced by ``return recorded_cases("<exercise>")``,
+which reads the answers recorded when the release was built. That substitution is the only switch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,18 +117,56 @@ def verify(
     if not callable(learner_function):
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner_function).__name__}")
     for case in cases:
-        try:
-            got = learner_function(*case.args, **case.kwargs)
-        except NotImplementedError:
-            raise CheckFailed(
-                f"{title}: not written yet (the cell still raises NotImplementedError).\n"
-                "Replace `raise NotImplementedError()` with your code, run that cell, then this one."
-            ) from None
-        except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
-            raise CheckFailed(
-                f"{title}: case '{case.label}' raised {type(error).__name__}: {error}"
-            ) from None
+        got = learner_answer(title, learner_function, case)
         difference = describe_difference(got, case.expected, rtol=rtol, atol=atol)
         if difference is not None:
-            raise CheckFailed(f"{title}: case '{case.label}' differs from the reference:\n{difference}")
+            raise CheckFailed(case_differs_message(title, case.label, difference))
     print(f"✓ {title}: all {len(cases)} cases match the reference.")
+
+
+def learner_answer(title: str, learner_function: Callable[..., Any], case: Case) -> Any:
+    """Call ``learner_function`` on one case's inputs and return its answer.
+
+    Raises:
+        CheckFailed: if the function raises: "not written yet" for ``NotImplementedError``,
+            otherwise the error's type and message.
+    """
+    try:
+        return learner_function(*case.args, **case.kwargs)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{title}: not written yet (the cell still raises NotImplementedError).\n"
+            "Replace `raise NotImplementedError()` with your code, run that cell, then this one."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
+        raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
+
+
+def case_differs_message(title: str, label: str, difference: str) -> str:
+    """The feedback for a case whose answer differs: which case, then how (from :func:`describe_difference`)."""
+    return f"{title}: case '{label}' differs from the reference:\n{difference}"
+
+
+RECORDED_DIR = Path(__file__).with_name("recorded")
+"""Where a student release keeps the recorded reference answers, one ``<exercise>.pkl`` each."""
+
+
+def recorded_cases(exercise: str) -> list[Case]:
+    """The cases of ``exercise`` recorded when the student release was built.
+
+    Args:
+        exercise: an exercise name, a key of some checks module's ``GRADED``, e.g. ``"one_hot"``.
+
+    Returns:
+        The same cases (label, inputs, reference answer) that ``<exercise>_cases()`` returned in the
+        instructor's copy.
+
+    Raises:
+        ValueError: if nothing was recorded for ``exercise``.
+    """
+    path = RECORDED_DIR / f"{exercise}.pkl"
+    if not path.is_file():
+        raise ValueError(f"exercise must be one recorded with this release, got {exercise!r} (no {path})")
+    with path.open("rb") as file:
+        record = pickle.load(file)
+    return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"])) for c in record["cases"]]

@@ -1,0 +1,98 @@
+"""Output-size formulas of convolution and transposed convolution, checked against Keras."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from unet_lib import conv_output_size, conv_transpose_output_size, transpose_axis
+from unet_lib._keras import keras
+
+
+def test_worked_examples_of_the_course():
+    assert conv_transpose_output_size(2, 2) == 3
+    assert conv_transpose_output_size(2, 3, stride=2, padding=1) == 3  # the plain formula
+    assert conv_transpose_output_size(2, 3, stride=2, padding=1, output_padding=1) == 4
+    assert conv_transpose_output_size(2, 3, stride=2, padding="same") == 4
+    assert transpose_axis(2, 3, stride=2, padding="same") == (4, 0)  # crops the last row, not the first
+    assert transpose_axis(2, 3, stride=2, padding=1, output_padding=1) == (4, 1)
+
+
+def test_output_padding_recovers_the_size_a_strided_convolution_lost():
+    for i in range(1, 12):
+        small = conv_output_size(i, 3, stride=2, padding=1)
+        candidates = {conv_transpose_output_size(small, 3, 2, 1, a) for a in range(2)}
+        assert i in candidates
+
+
+def test_dilation_widens_the_kernel():
+    assert conv_output_size(9, 3, dilation=2) == 5
+    assert conv_transpose_output_size(5, 3, dilation=2) == 9
+    assert conv_output_size(7, 3, stride=2, padding="same") == 4
+    assert conv_output_size(7, 3, stride=2, padding="valid") == 3
+
+
+def test_conv_output_size_matches_keras_conv2d():
+    for i, k, s, d, padding in itertools.product((5, 8), (1, 3), (1, 2), (1, 2), ("same", "valid")):
+        if s > 1 and d > 1:
+            continue  # Keras's Conv2D does not combine them
+        layer = keras.layers.Conv2D(1, k, strides=s, padding=padding, dilation_rate=d)
+        assert layer(np.zeros((1, i, i, 1), "float32")).shape[1] == conv_output_size(i, k, s, padding, d)
+
+
+def test_conv_transpose_output_size_matches_keras_conv2d_transpose():
+    checked = 0
+    for i, k, s, padding in itertools.product((1, 3), (1, 2, 3, 4), (1, 2, 3), ("same", "valid")):
+        for output_padding in (None, *range(s)):
+            layer = keras.layers.Conv2DTranspose(1, k, strides=s, padding=padding, output_padding=output_padding)
+            try:
+                expected = layer(np.zeros((1, i, i, 1), "float32")).shape[1]
+            except Exception:  # noqa: BLE001 - TensorFlow refuses "same" + even kernel + output_padding 0
+                with pytest.raises(ValueError, match="output_padding"):
+                    conv_transpose_output_size(i, k, s, padding, output_padding)
+                continue
+            assert conv_transpose_output_size(i, k, s, padding, output_padding) == expected, (i, k, s, padding)
+            checked += 1
+    assert checked > 100
+
+
+def test_dilated_transpose_size_matches_keras_shape_rule():
+    # TensorFlow's CPU kernels cannot run dilated transposed convolutions, so compare Keras's shape rule.
+    for i, k, d, padding in itertools.product((2, 5), (2, 3), (2, 3), ("same", "valid")):
+        layer = keras.layers.Conv2DTranspose(1, k, padding=padding, dilation_rate=d)
+        assert layer.compute_output_shape((1, i, i, 1))[1] == conv_transpose_output_size(i, k, 1, padding, dilation=d)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"i": 0, "k": 3}, r"i must be an integer >= 1, got 0"),
+        ({"i": 4, "k": 0}, r"k must be an integer >= 1"),
+        ({"i": 4, "k": 3, "stride": 0}, r"stride must be an integer >= 1, got 0"),
+        ({"i": 4, "k": 3, "padding": -1}, r"padding must be an integer >= 0 or one of 'same', 'valid', got -1"),
+        ({"i": 4, "k": 3, "padding": "full"}, r"padding must be .* got 'full'"),
+        ({"i": 4, "k": 3, "stride": 2, "output_padding": 2}, r"output_padding must be smaller than stride \(0 <="),
+        ({"i": 4, "k": 3, "output_padding": -1}, r"output_padding must be an integer >= 0"),
+        ({"i": 4, "k": 2, "stride": 2, "padding": "same", "output_padding": 0}, r"even kernel .* >= 1"),
+        ({"i": 1, "k": 2, "padding": 1}, r"padding: cropping 1 from each side .* leaves nothing"),
+        ({"i": 4, "k": 3, "dilation": 0}, r"dilation must be an integer >= 1"),
+    ],
+)
+def test_conv_transpose_output_size_bad_input(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        conv_transpose_output_size(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"i": 2, "k": 3}, r"k: the kernel spans 3 pixels .* more than the padded input"),
+        ({"i": 5, "k": 3, "dilation": 3}, r"spans 7 pixels"),
+        ({"i": 5, "k": 3, "stride": -1}, r"stride must be an integer >= 1"),
+        ({"i": 5.0, "k": 3}, r"i must be an integer >= 1, got 5.0"),
+        ({"i": 5, "k": 3, "padding": True}, r"padding must be an integer >= 0"),
+    ],
+)
+def test_conv_output_size_bad_input(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        conv_output_size(**arguments)

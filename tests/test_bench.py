@@ -1,0 +1,49 @@
+"""The bench verb: registry, argument checks and a tiny run (no timing asserts)."""
+
+import pytest
+
+from unet_lib.bench import BENCHMARK_MODULES, parse_shapes, run_transpose_benchmark, time_side_by_side
+from unet_lib.cli import main
+
+
+def test_bench_lists_its_benchmarks(capsys):
+    assert "unet_lib.bench" in BENCHMARK_MODULES
+    assert main(["bench"]) == 2
+    assert "transpose" in capsys.readouterr().out
+
+
+def test_parse_shapes():
+    assert parse_shapes("8x32x32x128:64, 1x2x3x4:5") == [(8, 32, 32, 128, 64), (1, 2, 3, 4, 5)]
+    for bad in ("8x32x32:64", "8x32x32x128", "0x1x1x1:1", "axbxcxd:e"):
+        with pytest.raises(ValueError, match="NxHxWxC_in:C_out"):
+            parse_shapes(bad)
+
+
+def test_time_side_by_side_calls_every_function():
+    calls = {"a": 0, "b": 0}
+
+    def count(name):
+        calls[name] += 1
+
+    seconds = time_side_by_side({"a": lambda: count("a"), "b": lambda: count("b")}, repeats=3)
+    assert set(seconds) == {"a", "b"} and calls == {"a": 4, "b": 4}  # one warm-up + 3 timed each
+    assert seconds["a"].wall >= 0 and seconds["a"].cpu >= 0
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
+        time_side_by_side({"a": lambda: None}, repeats=0)
+
+
+def test_transpose_benchmark_on_tiny_shapes():
+    report, agree = run_transpose_benchmark([(1, 4, 4, 3, 2)], [2, 3], (1, 3, 3, 2, 2), repeats=1)
+    assert agree
+    assert "1x4x4x3 -> 2" in report and "x slower" in report and "ratio" in report
+
+
+def test_bench_transpose_cli_smoke(capsys):
+    code = main(["bench", "transpose", "--shapes", "1x4x4x2:2", "--kernels", "3", "--naive-shape", "1x2x2x1:1",
+                 "--repeats", "1"])
+    assert code == 0
+    assert "| 1x4x4x2 -> 2" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--kernels must be"):
+        main(["bench", "transpose", "--kernels", "two"])
+    with pytest.raises(SystemExit, match="NxHxWxC_in:C_out"):
+        main(["bench", "transpose", "--shapes", "4x4"])

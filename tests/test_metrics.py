@@ -1,0 +1,143 @@
+"""Segmentation metrics: known values, agreement with plain loops and with Keras, bad inputs."""
+
+import numpy as np
+import pytest
+
+from unet_lib import (
+    boundary_band,
+    boundary_iou,
+    confusion_matrix,
+    dice_per_class,
+    iou_per_class,
+    mean_iou,
+    mean_iou_metric,
+    pixel_accuracy,
+)
+from unet_lib._keras import keras
+
+TRUTH = np.array([[0, 0, 1, 1], [0, 2, 2, 1]])
+GUESS = np.array([[0, 1, 1, 1], [0, 2, 0, 0]])
+# By hand: class 0 has 3 true pixels, 4 predicted, 2 shared -> IoU 2/5, Dice 4/7;
+# class 1: 3 true, 3 predicted, 2 shared -> IoU 2/4, Dice 4/6; class 2: 2 true, 1 predicted, 1 shared
+# -> IoU 1/2, Dice 2/3.
+
+
+def test_confusion_matrix_by_hand_and_against_a_loop():
+    assert confusion_matrix(TRUTH, GUESS, 3).tolist() == [[2, 1, 0], [1, 2, 0], [1, 0, 1]]
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 4, (3, 5, 6)), rng.integers(0, 4, (3, 5, 6))
+    looped = np.zeros((4, 4), dtype=int)
+    for t, p in zip(y_true.ravel(), y_pred.ravel(), strict=True):
+        looped[t, p] += 1
+    assert np.array_equal(confusion_matrix(y_true, y_pred, 4), looped)
+
+
+def test_iou_dice_and_accuracy_by_hand():
+    np.testing.assert_allclose(iou_per_class(TRUTH, GUESS, 3), [2 / 5, 2 / 4, 1 / 2])
+    np.testing.assert_allclose(dice_per_class(TRUTH, GUESS, 3), [4 / 7, 4 / 6, 2 / 3])
+    assert mean_iou(TRUTH, GUESS, 3) == pytest.approx((2 / 5 + 2 / 4 + 1 / 2) / 3)
+    assert pixel_accuracy(TRUTH, GUESS) == pytest.approx(5 / 8)
+
+
+def test_perfect_prediction_scores_one():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, (2, 8, 8))
+    np.testing.assert_array_equal(iou_per_class(labels, labels, 3), 1.0)
+    np.testing.assert_array_equal(dice_per_class(labels, labels, 3), 1.0)
+    assert mean_iou(labels, labels, 3) == 1.0 and pixel_accuracy(labels, labels) == 1.0
+
+
+def test_dice_and_iou_are_tied():
+    rng = np.random.default_rng(2)
+    y_true, y_pred = rng.integers(0, 5, (4, 9, 9)), rng.integers(0, 5, (4, 9, 9))
+    iou = iou_per_class(y_true, y_pred, 5)
+    np.testing.assert_allclose(dice_per_class(y_true, y_pred, 5), 2 * iou / (1 + iou))
+
+
+def test_absent_class_is_nan_and_left_out_of_the_mean():
+    iou = iou_per_class(TRUTH, GUESS, 4)
+    assert np.isnan(iou[3]) and np.isnan(dice_per_class(TRUTH, GUESS, 4)[3])
+    assert mean_iou(TRUTH, GUESS, 4) == pytest.approx(mean_iou(TRUTH, GUESS, 3))
+    # A class predicted but absent from the truth is a mistake, not absent: IoU 0, counted.
+    assert iou_per_class(np.array([0, 0]), np.array([0, 1]), 2).tolist() == [0.5, 0.0]
+
+
+@pytest.mark.parametrize("metric", [confusion_matrix, iou_per_class, mean_iou, dice_per_class, boundary_iou])
+def test_bad_inputs_say_what_is_wrong(metric):
+    with pytest.raises(ValueError, match=r"same shape, got \(2, 4\) and \(2, 3\)"):
+        metric(TRUTH, GUESS[:, :3], 3)
+    with pytest.raises(ValueError, match="take argmax"):
+        metric(TRUTH, np.zeros((2, 4, 3)), 3)
+    with pytest.raises(ValueError, match=r"y_true labels must lie in \[0, 3\), got values from 0 to 5"):
+        metric(np.where(TRUTH == 2, 5, TRUTH), GUESS, 3)
+    with pytest.raises(ValueError, match=r"y_pred labels must lie in \[0, 3\), got values from -1 to 2"):
+        metric(TRUTH, np.where(GUESS == 1, -1, GUESS), 3)
+    with pytest.raises(ValueError, match="y_pred must hold integer class labels, got dtype float64"):
+        metric(TRUTH, GUESS.astype(float), 3)
+    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+        metric(TRUTH, GUESS, 0)
+    with pytest.raises(ValueError, match="at least one pixel"):
+        metric(np.zeros((0, 4), int), np.zeros((0, 4), int), 3)
+
+
+def test_pixel_accuracy_bad_inputs():
+    with pytest.raises(ValueError, match="same shape"):
+        pixel_accuracy(TRUTH, GUESS[:1])
+    with pytest.raises(ValueError, match="y_true must hold integer class labels"):
+        pixel_accuracy(TRUTH.astype(np.float32), GUESS)
+
+
+def test_boundary_band_marks_both_sides_of_each_edge_not_the_border():
+    square = np.zeros((9, 9), dtype=int)
+    square[3:6, 3:6] = 1
+    band = boundary_band(square, band_width=1)
+    expected = np.zeros((9, 9), dtype=bool)
+    expected[2:7, 2:7] = True
+    expected[4, 4] = False  # the square's centre is 2 pixels from every edge
+    np.testing.assert_array_equal(band, expected)
+    # A shape touching the border: the border itself is no edge.
+    np.testing.assert_array_equal(boundary_band(np.array([[1, 1, 0, 0, 0, 0]]), 1), [[0, 1, 1, 0, 0, 0]])
+    # Wider band, and a batch gives the same as each map alone.
+    wide = boundary_band(square, band_width=2)
+    assert wide.sum() == 7 * 7 and wide[0].sum() == 0  # rows and columns 1 to 7
+    np.testing.assert_array_equal(boundary_band(np.stack([square, square.T]), 1), np.stack([band, band.T]))
+
+
+def test_boundary_band_bad_inputs():
+    with pytest.raises(ValueError, match="band_width must be a positive integer"):
+        boundary_band(TRUTH, band_width=0)
+    with pytest.raises(ValueError, match=r"y_true must be integer labels \(H, W\) or \(N, H, W\)"):
+        boundary_band(np.zeros(5, int))
+    with pytest.raises(ValueError, match="y_true must be integer labels"):
+        boundary_band(np.zeros((4, 4)))
+
+
+def test_boundary_iou_punishes_blurred_outlines_more_than_mean_iou():
+    truth = np.zeros((1, 32, 32), dtype=int)
+    truth[0, 8:24, 8:24] = 1
+    assert boundary_iou(truth, truth, 2) == 1.0
+    # A prediction with rounded corners: nearly all pixels right, but the errors sit on edges.
+    rounded = truth.copy()
+    for row, col in [(8, 8), (8, 23), (23, 8), (23, 23)]:
+        rounded[0, row - 2:row + 3, col - 2:col + 3] = 0
+    assert mean_iou(truth, rounded, 2) > 0.9
+    assert boundary_iou(truth, rounded, 2) < mean_iou(truth, rounded, 2) - 0.1
+    # No edge in the truth: nothing to score.
+    assert np.isnan(boundary_iou(np.zeros((4, 4), int), np.zeros((4, 4), int), 2))
+
+
+def test_keras_metric_equals_numpy_mean_iou():
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 3, (4, 6, 6), dtype=np.int32)  # int32 like the dataset's masks, on every backend
+    y_true[y_true == 2] = 0  # class 2 absent from the truth...
+    logits = rng.normal(size=(4, 6, 6, 4)).astype(np.float32)
+    logits[..., 3] -= 100  # ...and class 3 from both: Keras must leave it out as NaN is left out here
+    metric = mean_iou_metric(4)
+    # Two updates: the metric sums over the epoch's batches.
+    metric.update_state(y_true[:2], logits[:2])
+    metric.update_state(y_true[2:], logits[2:])
+    expected = mean_iou(y_true, logits.argmax(-1), 4)
+    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(expected, abs=1e-6)
+    assert metric.name == "mean_iou"
+    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+        mean_iou_metric(0)

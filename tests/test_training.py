@@ -1,0 +1,129 @@
+"""Training configuration, class weights, evaluation and the ``train`` verb (tiny, fast settings)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from unet_lib import cli
+from unet_lib._keras import keras
+from unet_lib.training import (
+    CPU_CONFIG,
+    GPU_CONFIG,
+    TrainingConfig,
+    balanced_class_weights,
+    build_training_model,
+    default_config,
+    evaluate_segmentation,
+    pixel_weights,
+    predict_masks,
+    train_unet,
+)
+
+TINY = TrainingConfig(image_size=(32, 32), n_filters=4, depth=2, n_train=64, n_held_out=16, epochs=2,
+                      batch_size=16, learning_rate=1e-2)
+
+
+def test_hardware_picks_the_configuration():
+    assert default_config(gpus=[]) is CPU_CONFIG
+    assert default_config(gpus=["/physical_device:GPU:0"]) is GPU_CONFIG
+    assert not CPU_CONFIG.jit_compile and CPU_CONFIG.mixed_precision is None
+    assert GPU_CONFIG.jit_compile and GPU_CONFIG.mixed_precision in {"mixed_float16", "mixed_bfloat16"}
+    assert GPU_CONFIG.image_size[0] > CPU_CONFIG.image_size[0] and GPU_CONFIG.n_filters > CPU_CONFIG.n_filters
+    for config in (CPU_CONFIG, GPU_CONFIG):
+        assert all(side % 2**config.depth == 0 for side in config.image_size)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"epochs": 0}, "epochs must be a positive integer"), ({"learning_rate": -1.0}, "learning_rate must be"),
+     ({"warmup_fraction": 1.0}, "warmup_fraction must be in")],
+)
+def test_config_rejects_bad_values(change, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(TINY, **change)
+
+
+def test_mixed_precision_model_keeps_float32_logits_and_restores_the_policy():
+    config = dataclasses.replace(TINY, mixed_precision="mixed_float16")
+    model = build_training_model(config, steps=4)
+    assert model.get_layer("encoder1_conv1").compute_dtype == "float16"
+    assert model.get_layer("logits").compute_dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_balanced_class_weights_and_pixel_weights():
+    masks = np.array([[[0, 0, 0, 1]]])
+    weights = balanced_class_weights(masks, 3)  # class 2 absent
+    np.testing.assert_allclose(weights, [2 / 3, 2.0, 0.0], rtol=1e-6)
+    per_pixel = pixel_weights(masks, weights)
+    assert per_pixel.shape == masks.shape and per_pixel.dtype == np.float32
+    assert per_pixel.mean() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="class_weights must be a 1-D list"):
+        pixel_weights(masks, [[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"masks labels must lie in \[0, 2\)"):
+        pixel_weights(np.array([[2]]), [1.0, 1.0])
+
+
+def test_evaluation_summary():
+    truth = np.array([[[0, 0, 1, 2]]])
+    predicted = np.array([[[0, 1, 1, 2]]])
+    summary = evaluate_segmentation(truth, predicted, 3)
+    assert summary["pixel_accuracy"] == pytest.approx(0.75)
+    np.testing.assert_allclose(summary["iou_per_class"], [0.5, 0.5, 1.0])
+    assert summary["mean_iou"] == pytest.approx(2 / 3)
+    assert summary["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+    json.dumps(summary)  # plain data, ready for the CLI's JSON line
+
+
+def test_predict_masks_on_a_batch_and_a_single_image():
+    model = build_training_model(TINY, steps=1)
+    images = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    batch = predict_masks(model, images)
+    assert batch.shape == (3, 32, 32) and batch.dtype == np.int32
+    np.testing.assert_array_equal(predict_masks(model, images[1]), batch[1])
+    with pytest.raises(ValueError, match="images must be"):
+        predict_masks(model, images[0, :, :, 0])
+
+
+def test_short_training_run_lowers_the_loss():
+    run = train_unet(TINY, verbose=0)
+    losses = run.history["loss"]
+    assert len(losses) == TINY.epochs and losses[-1] < losses[0]
+    assert {"val_loss", "mean_iou", "val_mean_iou"} <= set(run.history)
+    assert run.train_seconds > 0 and run.cpu_seconds > 0
+    assert run.images_per_second == pytest.approx(TINY.n_train * TINY.epochs / run.train_seconds)
+    images, masks = run.held_out
+    assert images.shape == (16, 32, 32, 3) and masks.shape == (16, 32, 32)
+
+
+def test_pixel_weights_work_as_fit_sample_weights():
+    """Keras accepts a per-pixel (N, H, W) sample_weight for dense targets; class_weight it does not."""
+    config = dataclasses.replace(TINY, epochs=1)
+    model = build_training_model(config, steps=2)
+    images = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
+    masks = np.random.default_rng(1).integers(0, 3, (8, 32, 32)).astype(np.int32)
+    history = model.fit(images, masks, sample_weight=pixel_weights(masks, [0.5, 1.0, 2.0]), batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises((TypeError, ValueError)):
+        model.fit(images, masks, class_weight={0: 0.5, 1: 1.0, 2: 2.0}, batch_size=4, verbose=0)
+
+
+@pytest.mark.slow
+def test_train_verb_prints_json_and_saves(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("unet_lib.training.CPU_CONFIG", TINY)
+    monkeypatch.setattr("unet_lib.training.GPU_CONFIG", TINY)
+    out = tmp_path / "model.keras"
+    code = cli.main(["train", "--epochs", "1", "--quiet", "--out", str(out)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"val_mean_iou", "train_seconds", "images_per_second", "backend", "device"} <= set(report)
+    assert 0 <= report["val_mean_iou"] <= 1 and report["config"]["epochs"] == 1
+    reloaded = keras.saving.load_model(out)
+    assert tuple(reloaded.output.shape) == (None, 32, 32, 3)
+
+
+def test_train_verb_refuses_a_data_folder(capsys):
+    assert cli.main(["train", "--data", "somewhere"]) == 2
+    assert "not supported yet" in json.loads(capsys.readouterr().out)["error"]

@@ -1,0 +1,243 @@
+"""Self-checks for the U-Net exercises: the learner's blocks and model, layer by layer.
+
+A learner's Keras model cannot be compared with the reference by its weights (they are random), but
+its structure can: every layer's type, output shape, parameter count and settings (kernel size,
+stride, padding, activation, initialiser, dropout rate...). :func:`layer_summary` turns a model into
+such rows, plain tuples of strings and integers, so the expected answers can be recorded to a file.
+A check reports the FIRST layer that differs, which is where a learner should look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from unet_lib._keras import keras
+from unet_lib.checks.core import Case, CheckFailed, describe_difference
+from unet_lib.model import conv_block, unet_model, upsampling_block
+
+# Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
+GRADED = {
+    "conv_block": ["unet_lib.model.conv_block"],
+    "upsampling_block": ["unet_lib.model.upsampling_block"],
+    "unet_model": ["unet_lib.model.unet_model"],
+}
+
+LayerRow = tuple[str, tuple, int, str]
+"""``(layer type, output shape, parameter count, settings)``, e.g.
+``("Conv2D", (None, 96, 128, 32), 896, "3x3 stride 1 same relu HeNormal")``."""
+
+ROW_FIELDS = ("layer type", "output shape", "parameter count", "settings")
+
+
+def _layer_settings(layer) -> str:
+    """The settings of a layer that change what it computes but not its shape or parameter count."""
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+        height, width = layer.kernel_size
+        stride = "x".join(str(s) for s in layer.strides) if len(set(layer.strides)) > 1 else str(layer.strides[0])
+        return (f"{height}x{width} stride {stride} {layer.padding} {layer.activation.__name__} "
+                f"{type(layer.kernel_initializer).__name__}")
+    if isinstance(layer, keras.layers.Dropout):
+        return f"rate {layer.rate:g}"
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        return "pool {}x{}".format(*layer.pool_size)
+    if isinstance(layer, keras.layers.UpSampling2D):
+        return "size {}x{} {}".format(*layer.size, layer.interpolation)
+    if isinstance(layer, keras.layers.Activation):
+        return layer.activation.__name__
+    return ""
+
+
+def layer_summary(model) -> list[LayerRow]:
+    """One row per layer of ``model``: type, output shape, parameter count and settings.
+
+    Args:
+        model: a built ``keras.Model`` (functional: every layer has a single output).
+
+    Returns:
+        A list of ``(type, output_shape, n_params, settings)`` tuples in the model's layer order,
+        plain data that can be compared, printed or saved as JSON.
+
+    Raises:
+        ValueError: if ``model`` is not a ``keras.Model``.
+
+    Example:
+        >>> layer_summary(unet_model())[1]
+        ('Conv2D', (None, 96, 128, 32), 896, '3x3 stride 1 same relu HeNormal')
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    return [
+        (type(layer).__name__, tuple(layer.output.shape), int(layer.count_params()), _layer_settings(layer))
+        for layer in model.layers
+    ]
+
+
+def _format_row(row: LayerRow) -> str:
+    kind, shape, n_params, settings = row
+    return f"{kind:<16} output {shape!s:<22} {n_params:>9,} params  {settings}".rstrip()
+
+
+def first_layer_difference(got: Sequence[LayerRow], expected: Sequence[LayerRow]) -> str | None:
+    """Say where two layer summaries first differ, or return ``None`` when they are the same.
+
+    Args:
+        got: the learner's rows, from :func:`layer_summary`.
+        expected: the reference's rows.
+
+    Returns:
+        A message naming the first differing layer (its index, both rows and which field
+        differs), or ``None``.
+    """
+    for index, (got_row, expected_row) in enumerate(zip(got, expected, strict=False)):
+        for field, got_value, expected_value in zip(ROW_FIELDS, got_row, expected_row, strict=True):
+            difference = describe_difference(got_value, expected_value)
+            if difference is not None:
+                return (f"layer {index} differs ({field}: {difference}).\n"
+                        f"  expected {_format_row(expected_row)}\n"
+                        f"  got      {_format_row(got_row)}")
+    if len(got) < len(expected):
+        return (f"the model has {len(got)} layers, the reference {len(expected)}; "
+                f"the first one missing is layer {len(got)}:\n  expected {_format_row(expected[len(got)])}")
+    if len(got) > len(expected):
+        return (f"the model has {len(got)} layers, the reference {len(expected)}; "
+                f"the first extra one is layer {len(expected)}:\n  got      {_format_row(got[len(expected)])}")
+    return None
+
+
+def _verify_structure(title: str, build: Callable[..., dict], cases: Sequence[Case]) -> None:
+    """Like :func:`unet_lib.checks.core.verify`, with layer-by-layer feedback.
+
+    ``build(**case.kwargs)`` runs the learner's code and returns ``{"returned_shapes": ...,
+    "layers": ...}``; each case's ``expected`` has the same form, from the reference.
+    """
+    for case in cases:
+        try:
+            got = build(*case.args, **case.kwargs)
+        except NotImplementedError:
+            raise CheckFailed(
+                f"{title}: not written yet (the cell still raises NotImplementedError).\n"
+                "Replace `raise NotImplementedError()` with your code, run that cell, then this one."
+            ) from None
+        except CheckFailed:
+            raise
+        except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
+            raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
+        difference = first_layer_difference(got["layers"], case.expected["layers"])
+        if difference is None:
+            if describe_difference(got["returned_shapes"], case.expected["returned_shapes"]) is not None:
+                difference = (f"every layer matches, but the tensors returned have shapes {got['returned_shapes']}, "
+                              f"the reference's {case.expected['returned_shapes']} (is the right tensor returned?)")
+        if difference is not None:
+            raise CheckFailed(f"{title}: case '{case.label}': {difference}")
+    print(f"✓ {title}: all {len(cases)} cases match the reference, layer by layer.")
+
+
+def _as_tensor_list(title: str, returned) -> list:
+    tensors = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+    for tensor in tensors:
+        if not hasattr(tensor, "shape") or not hasattr(tensor, "_keras_history"):
+            raise CheckFailed(f"{title}: expected Keras tensors to be returned, got {type(tensor).__name__} {tensor!r}")
+    return tensors
+
+
+def _summarise_block(title: str, block: Callable, input_shapes: Sequence[tuple], kwargs: dict) -> dict:
+    """Call ``block`` on fresh ``keras.Input`` tensors and summarise the model from them to its outputs."""
+    inputs = [keras.Input(shape) for shape in input_shapes]
+    outputs = _as_tensor_list(title, block(*inputs, **kwargs))
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    return {"returned_shapes": [tuple(t.shape) for t in outputs], "layers": layer_summary(model)}
+
+
+def _verify_block(title: str, learner_block: Callable, cases: Sequence[Case]) -> None:
+    """Check a learner's block function on cases from :func:`conv_block_cases` or the like."""
+    if not callable(learner_block):
+        raise CheckFailed(f"{title}: expected a function to check, got {type(learner_block).__name__}")
+
+    def build(input_shapes, kwargs):
+        return _summarise_block(title, learner_block, input_shapes, kwargs)
+
+    _verify_structure(title, build, cases)
+
+
+def conv_block_cases() -> list[Case]:
+    """Inputs to ``conv_block`` covering dropout and pooling on and off, with the reference summaries."""
+    settings = [
+        ("96x128x3 input, 32 filters, no dropout, pooling", (96, 128, 3),
+         {"n_filters": 32, "dropout_prob": 0.0, "max_pooling": True}),
+        ("12x16x128 input, 256 filters, dropout 0.3, pooling", (12, 16, 128),
+         {"n_filters": 256, "dropout_prob": 0.3, "max_pooling": True}),
+        ("6x8x256 input, 512 filters, dropout 0.3, no pooling (the bottleneck)", (6, 8, 256),
+         {"n_filters": 512, "dropout_prob": 0.3, "max_pooling": False}),
+    ]
+    return [
+        Case(label, (), _summarise_block("conv_block", conv_block, [shape], kwargs),
+             {"input_shapes": [shape], "kwargs": kwargs})
+        for label, shape, kwargs in settings
+    ]
+
+
+def check_conv_block(learner_conv_block: Callable) -> None:
+    """Check a learner's ``conv_block(inputs, n_filters, dropout_prob, max_pooling)`` layer by layer.
+
+    Each case builds a model from a ``keras.Input`` through the learner's block to the
+    ``(next_layer, skip_connection)`` it returns, and compares every layer (type, output shape,
+    parameter count, settings) and the two returned shapes with the reference's.
+
+    Raises:
+        CheckFailed: naming the first case and the first layer that differ.
+    """
+    _verify_block("conv_block", learner_conv_block, conv_block_cases())
+
+
+def upsampling_block_cases() -> list[Case]:
+    """Inputs to ``upsampling_block`` at two levels of the MOOC U-Net, with the reference summaries."""
+    settings = [
+        ("6x8x512 from below, 12x16x256 skip, 256 filters", [(6, 8, 512), (12, 16, 256)], {"n_filters": 256}),
+        ("48x64x64 from below, 96x128x32 skip, 32 filters", [(48, 64, 64), (96, 128, 32)], {"n_filters": 32}),
+    ]
+    return [
+        Case(label, (), _summarise_block("upsampling_block", upsampling_block, shapes, kwargs),
+             {"input_shapes": shapes, "kwargs": kwargs})
+        for label, shapes, kwargs in settings
+    ]
+
+
+def check_upsampling_block(learner_upsampling_block: Callable) -> None:
+    """Check a learner's ``upsampling_block(expansive_input, contractive_input, n_filters)`` layer by layer.
+
+    Raises:
+        CheckFailed: naming the first case and the first layer that differ.
+    """
+    _verify_block("upsampling_block", learner_upsampling_block, upsampling_block_cases())
+
+
+def _summarise_model(title: str, build_model: Callable, kwargs: dict) -> dict:
+    model = build_model(**kwargs)
+    if not isinstance(model, keras.Model):
+        raise CheckFailed(f"{title}: expected a keras.Model to be returned, got {type(model).__name__} {model!r}")
+    return {"returned_shapes": [tuple(model.output.shape)], "layers": layer_summary(model)}
+
+
+def unet_model_cases() -> list[Case]:
+    """Two U-Nets: the MOOC's (96x128x3, 32 filters, 23 classes) and a small one, with their summaries."""
+    settings = [
+        ("MOOC defaults: 96x128x3 input, 32 filters, 23 classes",
+         {"input_size": (96, 128, 3), "n_filters": 32, "n_classes": 23}),
+        ("64x64x3 input, 8 filters, 3 classes", {"input_size": (64, 64, 3), "n_filters": 8, "n_classes": 3}),
+    ]
+    return [Case(label, (), _summarise_model("unet_model", unet_model, kwargs), kwargs) for label, kwargs in settings]
+
+
+def check_unet_model(learner_unet_model: Callable) -> None:
+    """Check a learner's ``unet_model(input_size, n_filters, n_classes)`` layer by layer.
+
+    Raises:
+        CheckFailed: naming the first case and the first layer that differ.
+    """
+    if not callable(learner_unet_model):
+        raise CheckFailed(f"unet_model: expected a function to check, got {type(learner_unet_model).__name__}")
+
+    def build(**kwargs):
+        return _summarise_model("unet_model", learner_unet_model, kwargs)
+
+    _verify_structure("unet_model", build, unet_model_cases())

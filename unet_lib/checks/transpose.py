@@ -1,0 +1,66 @@
+"""Self-checks for lesson 01's exercises: the transposed-convolution output size and the loop version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from unet_lib.arithmetic import conv_transpose_output_size
+from unet_lib.checks.core import Case, verify
+from unet_lib.convolution import conv_transpose2d_naive
+
+# Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
+GRADED = {
+    "conv_transpose_output_size": ["unet_lib.arithmetic.conv_transpose_output_size"],
+    "conv_transpose2d_naive": ["unet_lib.convolution.conv_transpose2d_naive"],
+}
+
+
+def conv_transpose_output_size_cases() -> list[Case]:
+    """Sizes for explicit paddings (with output_padding) and for Keras's "same" / "valid" rules."""
+    inputs = [
+        ("2x2 input, 2x2 kernel, stride 1 (the first worked example)", (2, 2), {}),
+        ("i=2, k=3, stride 2, padding 1: the plain formula", (2, 3), {"stride": 2, "padding": 1}),
+        ("i=2, k=3, stride 2, padding 1, output_padding 1", (2, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+        ("i=5, k=4, stride 3, padding 2", (5, 4), {"stride": 3, "padding": 2}),
+        ("i=7, k=1, stride 2, padding 0", (7, 1), {"stride": 2}),
+        ("i=4, k=3, stride 2, padding='same'", (4, 3), {"stride": 2, "padding": "same"}),
+        ("i=4, k=3, stride 2, padding='same', output_padding 0", (4, 3),
+         {"stride": 2, "padding": "same", "output_padding": 0}),
+        ("i=3, k=2, stride 2, padding='valid'", (3, 2), {"stride": 2, "padding": "valid"}),
+        ("i=3, k=2, stride 3, padding='valid' (kernel smaller than stride)", (3, 2), {"stride": 3, "padding": "valid"}),
+        ("i=3, k=4, stride 2, padding='valid', output_padding 1", (3, 4),
+         {"stride": 2, "padding": "valid", "output_padding": 1}),
+    ]
+    return [Case(label, args, conv_transpose_output_size(*args, **kwargs), kwargs) for label, args, kwargs in inputs]
+
+
+def check_conv_transpose_output_size(learner_function: Callable[..., int]) -> None:
+    """Check a learner's ``conv_transpose_output_size(i, k, stride, padding, output_padding)``."""
+    verify("conv_transpose_output_size", learner_function, conv_transpose_output_size_cases())
+
+
+def conv_transpose2d_naive_cases() -> list[Case]:
+    """Single-channel images and channels-last batches, with strides, paddings and output paddings."""
+    rng = np.random.default_rng(1)
+    small = np.array([[0.0, 1.0], [2.0, 3.0]])
+    batch = rng.integers(-3, 4, size=(2, 3, 4, 2)).astype(float)
+    inputs = [
+        ("2x2 input, 2x2 kernel, stride 1", (small, small), {}),
+        ("2x2 input, 3x3 kernel, stride 2, padding 1, output_padding 1",
+         (small, np.arange(9.0).reshape(3, 3)), {"stride": 2, "padding": 1, "output_padding": 1}),
+        ("3x4 input, 3x2 kernel, stride 3, padding 1, output_padding 2",
+         (rng.integers(-2, 3, size=(3, 4)).astype(float), rng.integers(-2, 3, size=(3, 2)).astype(float)),
+         {"stride": 3, "padding": 1, "output_padding": 2}),
+        ("batch of 2, 3x4x2 -> 3 channels, 3x3 kernel, stride 2, padding 'same'",
+         (batch, rng.integers(-2, 3, size=(3, 3, 3, 2)).astype(float)), {"stride": 2, "padding": "same"}),
+        ("batch of 2, 3x4x2 -> 1 channel, 2x2 kernel, stride 2, padding 'valid'",
+         (batch, rng.integers(-2, 3, size=(2, 2, 1, 2)).astype(float)), {"stride": 2, "padding": "valid"}),
+    ]
+    return [Case(label, args, conv_transpose2d_naive(*args, **kwargs), kwargs) for label, args, kwargs in inputs]
+
+
+def check_conv_transpose2d_naive(learner_function: Callable[..., np.ndarray]) -> None:
+    """Check a learner's loop ``conv_transpose2d_naive(x, kernel, stride, padding, output_padding)``."""
+    verify("conv_transpose2d_naive", learner_function, conv_transpose2d_naive_cases())

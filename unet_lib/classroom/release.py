@@ -1,0 +1,334 @@
+"""The student release: lessons and library without the solutions, with recorded reference answers.
+
+``python -m unet_lib release OUT_DIR`` writes:
+
+- ``OUT_DIR/lessons/``: every lesson, each ``### BEGIN SOLUTION ... ### END SOLUTION`` region
+  replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, outputs cleared;
+- ``OUT_DIR/<package>/``: a copy of the package in which the body of every function named in a
+  ``GRADED`` dict is replaced the same way (signature and docstring kept), and every
+  ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")``;
+- ``OUT_DIR/<package>/checks/recorded/<exercise>.pkl``: the cases the reference produced (inputs,
+  answers, the check's title and tolerances), recorded by running the instructor's copy;
+- the files to install it (``pyproject.toml``, ``environment.yml``, ``Makefile``, ``scripts/``,
+  ``README.md``) and ``media/``, when the source has them, and ``release.json``, the list of
+  exercises the grader reads.
+
+What still runs without the solutions: the library's non-graded code never calls a graded
+function, and a lesson uses the learner's own function after an exercise, never the library's
+(:func:`release_problems` finds violations; a test keeps the course free of them). So a student
+who runs a released lesson without solving anything sees only the self-checks fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from unet_lib.classroom.exercises import (
+    LESSON_NAME,
+    STUB_LINES,
+    GradedExercise,
+    discover_exercises,
+    lesson_exercises,
+    solution_regions,
+    strip_solutions,
+)
+
+MANIFEST = "release.json"
+PROJECT_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md", "scripts", "media")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "recorded", "*.egg-info", ".ipynb_checkpoints")
+
+
+def default_package_dir() -> Path:
+    """The folder of the installed ``unet_lib`` (the repository's, with an editable install)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def _locate_function(package_dir: Path, dotted: str) -> tuple[Path, str]:
+    """``"unet_lib.masks.one_hot"`` -> (``.../unet_lib/masks.py``, ``"one_hot"``)."""
+    parts = dotted.split(".")
+    if parts[0] != package_dir.name or len(parts) < 3:
+        raise ValueError(f"GRADED names must be dotted names inside {package_dir.name}, got {dotted!r}")
+    for split in range(len(parts) - 1, 1, -1):
+        module_path = package_dir.parent.joinpath(*parts[:split]).with_suffix(".py")
+        if module_path.is_file():
+            return module_path, ".".join(parts[split:])
+    raise ValueError(f"GRADED names a function in no module of {package_dir}: {dotted!r}")
+
+
+def _function_nodes(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    """Top-level functions and methods of top-level classes, by qualified name."""
+    nodes = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            nodes[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    nodes[f"{node.name}.{item.name}"] = item
+    return nodes
+
+
+def _body_lines(node: ast.FunctionDef) -> tuple[int, int]:
+    """0-based [start, end) line range of a function's body after its docstring."""
+    body = node.body
+    has_docstring = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+        and isinstance(body[0].value.value, str)
+    if body[0].lineno == node.lineno:
+        raise ValueError(f"function {node.name!r} has its body on the def line; a release needs it on its own lines")
+    start = body[0].end_lineno if has_docstring else body[0].lineno - 1
+    return start, node.end_lineno
+
+
+def replace_function_bodies(source: str, new_bodies: dict[str, list[str]], where: str = "module") -> str:
+    """``source`` with the body (after the docstring) of each named function replaced.
+
+    Args:
+        source: a Python module's text.
+        new_bodies: qualified function name (``"f"`` or ``"Class.method"``) -> the new body's lines,
+            without indentation (the body's own indentation is added).
+        where: how to name the module in error messages.
+
+    Raises:
+        ValueError: if a named function is not defined at the top level (or in a top-level class).
+    """
+    nodes = _function_nodes(ast.parse(source))
+    missing = sorted(set(new_bodies) - set(nodes))
+    if missing:
+        raise ValueError(f"{where} defines no function {missing}")
+    lines = source.splitlines(keepends=True)
+    for name in sorted(new_bodies, key=lambda n: nodes[n].lineno, reverse=True):  # bottom up: line numbers hold
+        node = nodes[name]
+        start, end = _body_lines(node)
+        indent = " " * node.body[-1].col_offset
+        lines[start:end] = [f"{indent}{line}\n" if line else "\n" for line in new_bodies[name]]
+    return "".join(lines)
+
+
+def graded_bodies(package_dir: str | Path) -> dict[Path, list[tuple[int, int]]]:
+    """Module file -> the 0-based ``[start, end)`` line ranges of its graded functions' bodies (the answers)."""
+    package_dir = Path(package_dir)
+    ranges: dict[Path, list[tuple[int, int]]] = {}
+    for exercise in discover_exercises(package_dir).values():
+        for dotted in exercise.functions:
+            path, name = _locate_function(package_dir, dotted)
+            node = _function_nodes(ast.parse(path.read_text(encoding="utf-8")))[name]
+            ranges.setdefault(path, []).append(_body_lines(node))
+    return ranges
+
+
+def release_problems(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
+    """Places that would crash in a release because they use a graded function's removed body.
+
+    Two kinds: library code outside the graded functions and ``checks/`` that calls a graded
+    function by name, and a lesson cell that uses a graded function from the package before the
+    lesson's own exercise cell defines the learner's version (which replaces it from then on).
+
+    Returns:
+        One message per place, e.g. ``"unet_lib/train.py:12 calls graded unet_model"``; empty if none.
+    """
+    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+
+    package_dir, lessons_dir = Path(package_dir), Path(lessons_dir)
+    exercises = discover_exercises(package_dir)
+    graded = {dotted.rsplit(".", 1)[-1] for e in exercises.values() for dotted in e.functions}
+    graded_ranges = graded_bodies(package_dir)
+    problems = []
+    for path in sorted(package_dir.rglob("*.py")):
+        if {"checks", "classroom", "__pycache__"} & set(path.relative_to(package_dir).parts[:-1]):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            inside_graded = any(start < node.lineno <= end for start, end in graded_ranges.get(path, []))
+            if called in graded and not inside_graded:
+                problems.append(f"{path.relative_to(package_dir.parent)}:{node.lineno} calls graded {called}")
+    for lesson in sorted(lessons_dir.glob("*.ipynb")):
+        problems += _lesson_problems(lesson.name, nbformat.read(lesson, as_version=4).cells, package_dir.name, graded)
+    return list(dict.fromkeys(problems))  # one message per place, however many calls it holds
+
+
+def _lesson_problems(lesson: str, cells: list, package: str, graded: set[str]) -> list[str]:
+    """Uses of a graded library function in a lesson before the lesson's exercise defines the learner's own."""
+    trees = {}
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code":
+            try:
+                trees[index] = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+    defined_at = {}  # graded name -> first cell that defines it (the learner's version, from then on)
+    for index, tree in trees.items():
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in graded:
+                defined_at.setdefault(node.name, index)
+    problems, imported = [], {}
+    for index, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == package:
+                imported.update({alias.asname or alias.name: alias.name for alias in node.names
+                                 if alias.name in graded})
+            elif isinstance(node, ast.Attribute) and node.attr in graded and getattr(node.value, "id", None) == package:
+                problems.append(f"{lesson} cell {index} uses graded {package}.{node.attr}")
+            elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in imported
+                  and index < defined_at.get(node.id, len(cells))):
+                problems.append(f"{lesson} cell {index} uses the library's graded {imported[node.id]}, "
+                                "which the release removes, before the lesson's exercise defines it")
+    return problems
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ValueError(f"out_dir must be a folder, got the file {str(out_dir)!r}")
+        if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+            raise ValueError(f"out_dir must be empty or an earlier release, got {str(out_dir)!r} with other files")
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+
+
+def _record(package_dir: Path, exercises: dict[str, GradedExercise], recorded_dir: Path) -> dict[str, dict]:
+    """Run the instructor's ``<exercise>_cases()`` in a fresh process and save them; return each summary."""
+    recorded_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"package": package_dir.name, "out": str(recorded_dir),
+            "exercises": {name: e.checks_module for name, e in exercises.items()}}
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(package_dir.parent), str(default_package_dir().parent)]))
+    completed = subprocess.run([sys.executable, "-m", "unet_lib.classroom.record", json.dumps(spec)],
+                               env=environment, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"recording the reference answers failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
+                  package_dir: str | Path | None = None) -> dict:
+    """Write the student release into ``out_dir`` (see the module docstring for what it holds).
+
+    Args:
+        out_dir: where to write; must be empty, missing, or an earlier release (which is replaced).
+        lessons_dir: the solved lessons; default ``lessons/`` beside the package folder.
+        package_dir: the package with the reference code; default the installed ``unet_lib``.
+
+    Returns:
+        The manifest written to ``out_dir/release.json``: the package name, each exercise's
+        checks module, grading mode and number of cases, and each lesson's exercises.
+
+    Raises:
+        ValueError: if a folder is missing, ``out_dir`` holds something else, or a lesson or
+            ``GRADED`` entry does not follow the course's exercise conventions.
+    """
+    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+
+    package_dir = Path(package_dir or default_package_dir()).resolve()
+    lessons_dir = Path(lessons_dir or package_dir.parent / "lessons").resolve()
+    out_dir = Path(out_dir).resolve()
+    if not lessons_dir.is_dir():
+        raise ValueError(f"lessons_dir must be a folder of lessons, got {str(lessons_dir)!r}")
+    if any(out_dir == source or out_dir in source.parents or source in out_dir.parents
+           for source in (package_dir, lessons_dir)):
+        raise ValueError(f"out_dir must not be the source itself, got {str(out_dir)!r}")
+    exercises = discover_exercises(package_dir)
+    lessons = {path.name: nbformat.read(path, as_version=4)
+               for path in sorted(lessons_dir.glob("*.ipynb")) if LESSON_NAME.match(path.name)}
+    placed = {name: lesson_exercises(nb.cells, exercises, name) for name, nb in lessons.items()}
+
+    _prepare_out_dir(out_dir)
+    try:
+        for name in PROJECT_FILES:
+            source = package_dir.parent / name
+            if source.is_dir():
+                shutil.copytree(source, out_dir / name, ignore=_IGNORED)
+            elif source.is_file():
+                shutil.copy2(source, out_dir / name)
+        released_package = out_dir / package_dir.name
+        shutil.copytree(package_dir, released_package, ignore=_IGNORED)
+
+        new_bodies: dict[Path, dict[str, list[str]]] = {}
+        for exercise in exercises.values():
+            for dotted in exercise.functions:
+                path, function = _locate_function(released_package, dotted)
+                new_bodies.setdefault(path, {})[function] = list(STUB_LINES)
+            checks_path, _ = _locate_function(released_package, f"{exercise.checks_module}.{exercise.name}_cases")
+            new_bodies.setdefault(checks_path, {})[f"{exercise.name}_cases"] = [
+                "# Student release: the reference answers were recorded when this copy was built.",
+                f"from {package_dir.name}.checks.core import recorded_cases",
+                "",
+                f"return recorded_cases({json.dumps(exercise.name)})",
+            ]
+        for path, bodies in new_bodies.items():
+            stubbed = replace_function_bodies(path.read_text(encoding="utf-8"), bodies, str(path))
+            path.write_text(stubbed, encoding="utf-8")
+
+        recorded = _record(package_dir, exercises, released_package / "checks" / "recorded")
+
+        (out_dir / "lessons").mkdir()
+        for name, notebook in lessons.items():
+            for cell in notebook.cells:
+                if cell.cell_type == "code":
+                    cell.source = strip_solutions(cell.source)
+                    cell.outputs, cell.execution_count = [], None
+            nbformat.write(notebook, out_dir / "lessons" / name)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)  # no half-built release that a rebuild would refuse
+        raise
+
+    manifest = {
+        "package": package_dir.name,
+        "exercises": {name: {"checks_module": e.checks_module, **recorded[name]} for name, e in exercises.items()},
+        "lessons": {name: [{"exercise": e.exercise, "solution_cell": e.solution_cell, "check_cell": e.check_cell,
+                            "check_call": e.check_call} for e in found] for name, found in placed.items()},
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def solution_lines(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
+    """Every line that gives an answer away: in the lessons' solution regions and the graded bodies.
+
+    Returns:
+        The distinct lines, stripped of surrounding spaces, blank lines left out.
+    """
+    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+
+    lines = []
+    for path, ranges in graded_bodies(package_dir).items():
+        source_lines = path.read_text(encoding="utf-8").splitlines()
+        lines += [line for start, end in ranges for line in source_lines[start:end]]
+    for lesson in sorted(Path(lessons_dir).glob("*.ipynb")):
+        for cell in nbformat.read(lesson, as_version=4).cells:
+            for region in solution_regions(cell.source):
+                lines += region
+    return sorted({line.strip() for line in lines if line.strip()})
+
+
+def add_command(subparsers) -> None:
+    """The ``release`` verb: write the student copy of the course."""
+    parser = subparsers.add_parser(
+        "release", help="write the student copy: lessons and library without solutions, with recorded answers")
+    parser.add_argument("out_dir", help="folder to write (empty, missing, or an earlier release)")
+    parser.add_argument("--lessons", default=None, help="solved lessons folder (default: lessons/ of the repository)")
+    parser.add_argument("--package", default=None, help="package folder (default: the installed unet_lib)")
+    parser.set_defaults(handler=_run_release)
+
+
+def _run_release(arguments: argparse.Namespace) -> int:
+    try:
+        manifest = build_release(arguments.out_dir, arguments.lessons, arguments.package)
+    except ValueError as error:
+        print(f"release: {error}", file=sys.stderr)
+        return 2
+    package_dir = Path(arguments.package or default_package_dir())
+    for problem in release_problems(arguments.lessons or package_dir.parent / "lessons", package_dir):
+        print(f"warning: raises NotImplementedError in the release: {problem}", file=sys.stderr)
+    n_exercises = sum(len(found) for found in manifest["lessons"].values())
+    print(f"Wrote the student release to {arguments.out_dir}: {len(manifest['lessons'])} lessons, "
+          f"{n_exercises} exercises, {len(manifest['exercises'])} recorded checks.")
+    return 0

@@ -1,0 +1,274 @@
+"""Segmentation metrics on integer label maps, in NumPy, and a mean-IoU metric for ``model.fit``.
+
+All NumPy metrics take ``y_true`` and ``y_pred`` of the same shape, one class index per pixel:
+a single ``(H, W)`` map or a batch ``(N, H, W)``. Pixels of the whole batch are pooled, as Keras's
+``MeanIoU`` does over an epoch. A class absent from both truth and prediction has no IoU (NaN) and
+is left out of the mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def _validate_n_classes(n_classes) -> int:
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    return int(n_classes)
+
+
+def _validate_labels(y_true, y_pred, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Check that both are integer label maps of one shape, with labels in ``[0, n_classes)``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        hint = ""
+        if y_pred.ndim == y_true.ndim + 1:
+            hint = " (y_pred looks like per-class scores: take argmax over its last axis first)"
+        raise ValueError(
+            f"y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}{hint}"
+        )
+    if y_true.size == 0:
+        raise ValueError(f"y_true and y_pred must hold at least one pixel, got shape {y_true.shape}")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
+        if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
+            raise ValueError(
+                f"{name} labels must lie in [0, {n_classes}), got values from {labels.min()} to {labels.max()}"
+            )
+    return y_true, y_pred
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Count pixels by true class (rows) and predicted class (columns).
+
+    Args:
+        y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
+        y_pred: integer labels of the same shape ``S``.
+        n_classes: number of classes.
+
+    Returns:
+        int64 array ``(n_classes, n_classes)``; entry ``[t, p]`` counts pixels of true class ``t``
+        predicted as ``p``. The diagonal holds the correct pixels.
+
+    Raises:
+        ValueError: if the shapes differ, the labels are not integers, a label lies outside
+            ``[0, n_classes)``, or ``n_classes`` is not a positive integer.
+
+    Example:
+        >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
+        array([[1, 0],
+               [1, 1]])
+    """
+    n_classes = _validate_n_classes(n_classes)
+    y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
+    pairs = y_true.ravel().astype(np.int64) * n_classes + y_pred.ravel()
+    return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _iou_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    true_positives = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - true_positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, true_positives / union, np.nan)
+
+
+def _mean_of_present(scores: np.ndarray) -> float:
+    """Mean over the classes that have a score; NaN when none has."""
+    present = scores[~np.isnan(scores)]
+    return float(present.mean()) if present.size else float("nan")
+
+
+def iou_per_class(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Intersection over union of each class: ``|true & pred| / |true | pred|``.
+
+    Args:
+        y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
+        y_pred: integer labels of the same shape ``S``.
+        n_classes: number of classes.
+
+    Returns:
+        float64 array ``(n_classes,)`` with values in ``[0, 1]``; NaN for a class absent from
+        both ``y_true`` and ``y_pred``.
+
+    Raises:
+        ValueError: as :func:`confusion_matrix`.
+
+    Example:
+        >>> iou_per_class(np.array([0, 1, 1]), np.array([0, 1, 0]), 3)
+        array([0.5, 0.5, nan])
+    """
+    return _iou_from_confusion(confusion_matrix(y_true, y_pred, n_classes))
+
+
+def mean_iou(y_true, y_pred, n_classes: int) -> float:
+    """Mean of :func:`iou_per_class` over the classes present in truth or prediction.
+
+    Args:
+        y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
+        y_pred: integer labels of the same shape ``S``.
+        n_classes: number of classes.
+
+    Returns:
+        A float in ``[0, 1]``.
+
+    Raises:
+        ValueError: as :func:`confusion_matrix`.
+
+    Example:
+        >>> mean_iou(np.array([0, 1, 1]), np.array([0, 1, 0]), 3)
+        0.5
+    """
+    return _mean_of_present(iou_per_class(y_true, y_pred, n_classes))
+
+
+def dice_per_class(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Dice coefficient (F1 score) of each class: ``2 |true & pred| / (|true| + |pred|)``.
+
+    Args:
+        y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
+        y_pred: integer labels of the same shape ``S``.
+        n_classes: number of classes.
+
+    Returns:
+        float64 array ``(n_classes,)`` with values in ``[0, 1]``; NaN for a class absent from
+        both. Dice and IoU of one class are tied: ``dice = 2 iou / (1 + iou)``.
+
+    Raises:
+        ValueError: as :func:`confusion_matrix`.
+
+    Example:
+        >>> dice_per_class(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
+        array([0.66666667, 0.66666667])
+    """
+    confusion = confusion_matrix(y_true, y_pred, n_classes)
+    true_positives = np.diag(confusion).astype(np.float64)
+    sizes = confusion.sum(axis=0) + confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sizes > 0, 2 * true_positives / sizes, np.nan)
+
+
+def pixel_accuracy(y_true, y_pred) -> float:
+    """Fraction of pixels whose predicted class equals the true one.
+
+    Easy to read but flattered by a large background: predicting background everywhere on a
+    scene that is 80% background scores 0.8. Prefer :func:`mean_iou` to judge a model.
+
+    Args:
+        y_true: integer labels of any shape ``S``.
+        y_pred: integer labels of the same shape ``S``.
+
+    Returns:
+        A float in ``[0, 1]``.
+
+    Raises:
+        ValueError: if the shapes differ, are empty, or the labels are not integers.
+
+    Example:
+        >>> pixel_accuracy(np.array([0, 1, 1, 2]), np.array([0, 1, 0, 2]))
+        0.75
+    """
+    y_true, y_pred = _validate_labels(y_true, y_pred, None)
+    return float(np.mean(y_true == y_pred))
+
+
+def boundary_band(y_true, band_width: int = 2) -> np.ndarray:
+    """Pixels within ``band_width`` pixels of an edge between two classes in ``y_true``.
+
+    A pixel is in the band when the labels in the ``(2 * band_width + 1)`` square around it are
+    not all equal. The band covers both sides of every edge; the image border is not an edge.
+
+    Args:
+        y_true: integer labels ``(H, W)`` or a batch ``(N, H, W)``.
+        band_width: half-width of the band in pixels, at least 1.
+
+    Returns:
+        bool array of the shape of ``y_true``.
+
+    Raises:
+        ValueError: if ``y_true`` is not a 2-D or 3-D integer array, or ``band_width`` is not a
+            positive integer.
+
+    Example:
+        >>> boundary_band(np.array([[0, 0, 0, 1, 1, 1]]), band_width=1).astype(int)
+        array([[0, 0, 1, 1, 0, 0]])
+    """
+    y_true = np.asarray(y_true)
+    if y_true.ndim not in (2, 3) or not np.issubdtype(y_true.dtype, np.integer):
+        raise ValueError(f"y_true must be integer labels (H, W) or (N, H, W), got {y_true.dtype} {y_true.shape}")
+    if isinstance(band_width, bool) or not isinstance(band_width, (int, np.integer)) or band_width < 1:
+        raise ValueError(f"band_width must be a positive integer (pixels), got {band_width!r}")
+    labels = y_true if y_true.ndim == 3 else y_true[None]
+    # Smallest and largest label in each square window, one axis at a time (a square window's
+    # minimum is the minimum over rows of the minima over columns). Edge padding repeats the
+    # border pixels, so the border of the image never looks like an edge.
+    lowest, highest = labels, labels
+    for axis in (1, 2):
+        padding = [(0, 0)] * 3
+        padding[axis] = (band_width, band_width)
+        lowest = sliding_window_view(np.pad(lowest, padding, mode="edge"), 2 * band_width + 1, axis=axis).min(-1)
+        highest = sliding_window_view(np.pad(highest, padding, mode="edge"), 2 * band_width + 1, axis=axis).max(-1)
+    band = lowest != highest
+    return band if y_true.ndim == 3 else band[0]
+
+
+def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
+    """Mean IoU over the pixels near true object edges only: how well a model draws outlines.
+
+    Away from edges even a blurry prediction is right; near them only a model that kept fine
+    spatial detail is. This score restricts :func:`mean_iou` to :func:`boundary_band`, the pixels
+    within ``band_width`` pixels of an edge in ``y_true``. (Cheng et al.'s "Boundary IoU" also
+    uses the predicted edges; this simpler band around the true edges is enough to compare
+    models on the same truth.)
+
+    Args:
+        y_true: integer labels ``(H, W)`` or ``(N, H, W)`` in ``[0, n_classes)``.
+        y_pred: integer labels of the same shape.
+        n_classes: number of classes.
+        band_width: half-width of the band in pixels, at least 1.
+
+    Returns:
+        A float in ``[0, 1]``; NaN if ``y_true`` has no edge at all.
+
+    Raises:
+        ValueError: as :func:`confusion_matrix` and :func:`boundary_band`.
+
+    Example:
+        >>> truth = np.array([[0, 0, 0, 1, 1, 1]])
+        >>> boundary_iou(truth, np.array([[0, 0, 1, 1, 1, 1]]), 2, band_width=1)
+        0.25
+    """
+    n_classes = _validate_n_classes(n_classes)
+    y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
+    band = boundary_band(y_true, band_width)
+    if not band.any():
+        return float("nan")
+    return _mean_of_present(_iou_from_confusion(confusion_matrix(y_true[band], y_pred[band], n_classes)))
+
+
+def mean_iou_metric(n_classes: int, name: str = "mean_iou"):
+    """A Keras metric for mean IoU during ``fit``, for models that output per-class scores.
+
+    Keras's ``MeanIoU`` with integer targets (``sparse_y_true=True``) and per-class scores or
+    logits as predictions (``sparse_y_pred=False``: it takes the argmax itself). It sums a
+    confusion matrix over the epoch, so its value equals :func:`mean_iou` on all the epoch's
+    pixels; classes absent from both are left out of the mean. Works on every Keras backend.
+
+    Args:
+        n_classes: number of classes.
+        name: the name Keras logs the metric under (``val_`` + name on validation data).
+
+    Returns:
+        A ``keras.metrics.MeanIoU`` instance.
+
+    Raises:
+        ValueError: if ``n_classes`` is not a positive integer.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=..., metrics=[mean_iou_metric(3)])  # doctest: +SKIP
+    """
+    n_classes = _validate_n_classes(n_classes)
+    from unet_lib._keras import keras
+
+    return keras.metrics.MeanIoU(num_classes=n_classes, name=name, sparse_y_true=True, sparse_y_pred=False)

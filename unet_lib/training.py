@@ -1,0 +1,369 @@
+"""Train the course U-Net on the embedded shapes data, to a measured quality, and evaluate it.
+
+The configuration depends on the hardware (:func:`default_config`): on a CPU a small U-Net on
+64x64 scenes that reaches a mean IoU of 0.90 on held-out scenes in about four minutes on 2 cores; on a GPU a
+wider, deeper one on larger scenes, with mixed precision and XLA compilation. XLA stays off on a
+CPU, where it makes training slower.
+
+Also here: per-pixel sample weights against class imbalance (Keras's ``class_weight`` only
+weights whole samples) and the evaluation summary of lesson 03. The ``train`` command-line verb
+around :func:`train_unet` lives in :mod:`unet_lib.train_command`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from unet_lib._keras import keras
+from unet_lib.data import N_CLASSES, make_shapes_dataset
+from unet_lib.environment import list_gpus, set_seed
+from unet_lib.metrics import (
+    confusion_matrix,
+    dice_per_class,
+    iou_per_class,
+    mean_iou,
+    mean_iou_metric,
+    pixel_accuracy,
+)
+from unet_lib.model import unet_model
+
+TRAIN_SEED = 0
+"""Seed of the first epoch's training scenes (epoch ``e`` draws with ``TRAIN_SEED + e``) and of the weights."""
+
+HELD_OUT_SEED = 10_000
+"""Seed of the held-out scenes used for evaluation: training never draws from it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides a training run: data, model, optimiser and schedule.
+
+    Attributes:
+        image_size: ``(H, W)`` of the scenes; both multiples of ``2**depth``.
+        n_filters: filters of the U-Net's first level (doubled at each level down).
+        depth: number of poolings.
+        batch_norm: batch normalisation after every 3x3 convolution.
+        dropout_prob: dropout in the last encoder block and the bottleneck.
+        n_train: training scenes per epoch, fresh ones every epoch (seed ``TRAIN_SEED + epoch``).
+        n_held_out: held-out scenes for validation and the final score (seed :data:`HELD_OUT_SEED`).
+        epochs: epochs, each on ``n_train`` new scenes.
+        batch_size: scenes per gradient step.
+        learning_rate: peak learning rate of Adam, reached after the warm-up.
+        warmup_fraction: share of the steps spent raising the learning rate from 0 to the peak.
+        mixed_precision: ``None`` for float32, or a Keras dtype policy such as ``"mixed_float16"``.
+        jit_compile: compile the train step with XLA (worth it on a GPU only).
+    """
+
+    image_size: tuple[int, int] = (64, 64)
+    n_filters: int = 8
+    depth: int = 4
+    batch_norm: bool = True
+    dropout_prob: float = 0.0
+    n_train: int = 3000
+    n_held_out: int = 256
+    epochs: int = 4
+    batch_size: int = 8
+    learning_rate: float = 3e-3
+    warmup_fraction: float = 0.1
+    mixed_precision: str | None = None
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        for name in ("n_filters", "depth", "n_train", "n_held_out", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+
+
+CPU_CONFIG = TrainingConfig()
+"""The small configuration for a laptop CPU (2 cores): the lesson's and ``train``'s default there."""
+
+GPU_CONFIG = TrainingConfig(
+    image_size=(128, 128),
+    n_filters=32,
+    depth=4,
+    n_train=8000,
+    n_held_out=512,
+    epochs=8,
+    batch_size=64,
+    learning_rate=3e-3,
+    mixed_precision="mixed_float16",
+    jit_compile=True,
+)
+"""The configuration used when a GPU is visible: larger scenes and model, float16 maths, XLA."""
+
+
+def default_config(gpus: list[str] | None = None) -> TrainingConfig:
+    """The configuration for this machine: :data:`GPU_CONFIG` if a GPU is visible, else :data:`CPU_CONFIG`.
+
+    Args:
+        gpus: the visible GPUs; ``None`` asks the Keras backend (:func:`unet_lib.list_gpus`).
+
+    Returns:
+        A :class:`TrainingConfig`.
+    """
+    gpus = list_gpus() if gpus is None else gpus
+    return GPU_CONFIG if gpus else CPU_CONFIG
+
+
+def describe_device() -> str:
+    """The device training runs on, in words: the GPU names, or ``"CPU (N cores)"``."""
+    gpus = list_gpus()
+    if gpus:
+        return ", ".join(gpus)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU ({cores} cores)"
+
+
+def learning_rate_schedule(config: TrainingConfig, steps: int):
+    """Linear warm-up from 0 to ``config.learning_rate``, then cosine decay to 1% of it.
+
+    The warm-up lets Adam's moment estimates settle before the steps get large; the decay lets the
+    last epochs fine-tune boundaries with small steps.
+
+    Args:
+        config: supplies the peak rate and the warm-up share.
+        steps: total number of gradient steps of the run.
+
+    Returns:
+        A ``keras.optimizers.schedules.CosineDecay``.
+    """
+    warmup_steps = max(1, round(steps * config.warmup_fraction))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(1, steps - warmup_steps),
+        alpha=0.01,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
+def build_training_model(config: TrainingConfig, steps: int, n_classes: int = N_CLASSES):
+    """The U-Net of ``config``, compiled with Adam, the schedule and a sparse cross-entropy on logits.
+
+    Args:
+        config: the run's configuration.
+        steps: total gradient steps (for the learning-rate schedule).
+        n_classes: classes of the masks.
+
+    Returns:
+        A compiled ``keras.Model`` from ``(N, H, W, 3)`` images to ``(N, H, W, n_classes)`` logits,
+        logging the loss and a ``mean_iou`` metric.
+    """
+    previous_policy = keras.config.dtype_policy()
+    if config.mixed_precision:
+        # Layers read the policy when they are created: set it for this model only.
+        keras.config.set_dtype_policy(config.mixed_precision)
+    try:
+        model = unet_model(
+            (*config.image_size, 3),
+            n_filters=config.n_filters,
+            n_classes=n_classes,
+            depth=config.depth,
+            batch_norm=config.batch_norm,
+            dropout_prob=config.dropout_prob,
+        )
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(config, steps)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[mean_iou_metric(n_classes)],
+        jit_compile=config.jit_compile,
+    )
+    return model
+
+
+def balanced_class_weights(masks: np.ndarray, n_classes: int) -> np.ndarray:
+    """One weight per class, inversely proportional to its pixel frequency in ``masks``.
+
+    Normalised so that the average pixel of ``masks`` weighs 1: the loss keeps its scale and the
+    learning rate its meaning. A class absent from ``masks`` gets weight 0.
+
+    Args:
+        masks: integer labels ``(N, H, W)`` in ``[0, n_classes)``.
+        n_classes: number of classes.
+
+    Returns:
+        float32 array ``(n_classes,)``.
+
+    Raises:
+        ValueError: if ``masks`` does not hold integer labels in ``[0, n_classes)``.
+
+    Example:
+        >>> balanced_class_weights(np.array([[0, 0, 0, 1]]), 2)
+        array([0.6666667, 2.       ], dtype=float32)
+    """
+    counts = np.bincount(_validated_masks(masks, n_classes).ravel(), minlength=n_classes).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        weights = np.where(counts > 0, counts.sum() / (n_classes * counts), 0.0)
+    # Rescale so the mean weight over all pixels is exactly 1 (it differs when a class is absent).
+    weights *= counts.sum() / (weights * counts).sum()
+    return weights.astype(np.float32)
+
+
+def pixel_weights(masks: np.ndarray, class_weights) -> np.ndarray:
+    """Per-pixel sample weights: each pixel weighs what its class does.
+
+    Pass the result as ``sample_weight`` to ``model.fit``: for dense targets Keras multiplies each
+    pixel's loss by it, which is what ``class_weight`` cannot do (it gives one weight per sample).
+
+    Args:
+        masks: integer labels ``(N, H, W)`` in ``[0, len(class_weights))``.
+        class_weights: one non-negative weight per class, e.g. from :func:`balanced_class_weights`.
+
+    Returns:
+        float32 array ``(N, H, W)``.
+
+    Raises:
+        ValueError: if ``class_weights`` is not a 1-D list of non-negative numbers, or ``masks``
+            holds labels outside it.
+
+    Example:
+        >>> pixel_weights(np.array([[0, 1]]), [0.5, 2.0])
+        array([[0.5, 2. ]], dtype=float32)
+    """
+    class_weights = np.asarray(class_weights, dtype=np.float32)
+    if class_weights.ndim != 1 or class_weights.size == 0 or (class_weights < 0).any():
+        raise ValueError(f"class_weights must be a 1-D list of non-negative numbers, got {class_weights!r}")
+    return class_weights[_validated_masks(masks, class_weights.size)]
+
+
+def _validated_masks(masks, n_classes: int) -> np.ndarray:
+    masks = np.asarray(masks)
+    if not np.issubdtype(masks.dtype, np.integer):
+        raise ValueError(f"masks must hold integer class labels, got dtype {masks.dtype}")
+    if masks.size and (masks.min() < 0 or masks.max() >= n_classes):
+        raise ValueError(f"masks labels must lie in [0, {n_classes}), got values from {masks.min()} to {masks.max()}")
+    return masks
+
+
+def predict_masks(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The class of every pixel: the argmax of the model's logits.
+
+    Args:
+        model: a segmentation model returning ``(N, H, W, n_classes)`` scores.
+        images: a batch ``(N, H, W, C)`` or a single image ``(H, W, C)``.
+        batch_size: images per forward pass.
+
+    Returns:
+        int32 labels ``(N, H, W)``, or ``(H, W)`` for a single image.
+
+    Raises:
+        ValueError: if ``images`` is neither 3-D nor 4-D.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be (N, H, W, C) or a single (H, W, C) image, got shape {images.shape}")
+    batch = images[None] if images.ndim == 3 else images
+    labels = model.predict(batch, batch_size=batch_size, verbose=0).argmax(axis=-1).astype(np.int32)
+    return labels[0] if images.ndim == 3 else labels
+
+
+def evaluate_segmentation(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> dict:
+    """The evaluation summary of lesson 03: pixel accuracy, IoU and Dice per class, mean IoU, confusion.
+
+    Args:
+        y_true: true labels ``(N, H, W)``.
+        y_pred: predicted labels of the same shape.
+        n_classes: number of classes.
+
+    Returns:
+        A dictionary with ``pixel_accuracy`` and ``mean_iou`` (floats), ``iou_per_class`` and
+        ``dice_per_class`` (lists of floats) and ``confusion_matrix`` (a list of rows of pixel
+        counts, true class by predicted class), all JSON-serialisable.
+
+    Raises:
+        ValueError: as :func:`unet_lib.metrics.confusion_matrix`.
+    """
+    return {
+        "pixel_accuracy": pixel_accuracy(y_true, y_pred),
+        "mean_iou": mean_iou(y_true, y_pred, n_classes),
+        "iou_per_class": iou_per_class(y_true, y_pred, n_classes).tolist(),
+        "dice_per_class": dice_per_class(y_true, y_pred, n_classes).tolist(),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, n_classes).tolist(),
+    }
+
+
+@dataclasses.dataclass
+class TrainingRun:
+    """What :func:`train_unet` returns.
+
+    Attributes:
+        model: the trained model.
+        config: the configuration it was trained with.
+        history: per-epoch logs (``loss``, ``mean_iou``, ``val_loss``, ``val_mean_iou``).
+        train_seconds: wall time of ``model.fit``.
+        cpu_seconds: CPU time (user + system, all threads) of ``model.fit``.
+        images_per_second: training images processed per second of ``train_seconds``.
+        held_out: ``(images, masks)`` of the held-out scenes.
+    """
+
+    model: object
+    config: TrainingConfig
+    history: dict
+    train_seconds: float
+    cpu_seconds: float
+    images_per_second: float
+    held_out: tuple
+
+
+def train_unet(config: TrainingConfig | None = None, *, verbose="auto", callbacks=None) -> TrainingRun:
+    """Train the U-Net of ``config`` on fresh synthetic scenes, validating on held-out ones.
+
+    Every epoch draws ``config.n_train`` new scenes (seed ``TRAIN_SEED + epoch``), so the model
+    never sees a scene twice and cannot overfit them; the held-out scenes come from
+    :data:`HELD_OUT_SEED`, which training never uses. Batches come from NumPy arrays: on a CPU
+    that costs about a third less time per image than a Python ``PyDataset``.
+
+    Args:
+        config: the configuration; ``None`` for :func:`default_config`.
+        verbose: passed to ``model.fit`` (``1`` shows a progress bar, ``0`` nothing).
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        A :class:`TrainingRun` with the model, its history and the timings (scene generation
+        included).
+    """
+    config = default_config() if config is None else config
+    set_seed(TRAIN_SEED)
+    held_out = make_shapes_dataset(config.n_held_out, config.image_size, seed=HELD_OUT_SEED)
+    steps_per_epoch = -(-config.n_train // config.batch_size)
+    model = build_training_model(config, steps=config.epochs * steps_per_epoch)
+    history: dict[str, list] = {}
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    for epoch in range(config.epochs):
+        images, masks = make_shapes_dataset(config.n_train, config.image_size, seed=TRAIN_SEED + epoch)
+        # One fit call per epoch, so each epoch trains on new scenes; the compiled step is reused.
+        logs = model.fit(
+            images,
+            masks,
+            batch_size=config.batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_data=held_out,
+            validation_batch_size=max(config.batch_size, 64),
+            verbose=verbose,
+            callbacks=callbacks,
+        ).history
+        for name, values in logs.items():
+            history.setdefault(name, []).extend(values)
+    train_seconds = time.perf_counter() - wall_start
+    cpu_seconds = time.process_time() - cpu_start
+    return TrainingRun(
+        model=model,
+        config=config,
+        history=history,
+        train_seconds=train_seconds,
+        cpu_seconds=cpu_seconds,
+        images_per_second=config.n_train * config.epochs / train_seconds,
+        held_out=held_out,
+    )
