@@ -19,7 +19,12 @@ class Lesson:
     title: str
 
 
-def _first_heading(notebook_path: Path) -> str:
+def lesson_title(notebook_path: Path) -> str:
+    """The text of the first ``# `` heading in a notebook's markdown cells.
+
+    Raises:
+        ValueError: if no markdown cell has such a heading.
+    """
     notebook = json.loads(notebook_path.read_text(encoding="utf-8"))
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "markdown":
@@ -43,7 +48,7 @@ def list_lessons(lessons_dir: str | Path) -> list[Lesson]:
     for path in sorted(lessons_dir.iterdir()):
         match = LESSON_NAME.match(path.name)
         if match:
-            lessons.append(Lesson(int(match.group(1)), path.name, _first_heading(path)))
+            lessons.append(Lesson(int(match.group(1)), path.name, lesson_title(path)))
     return lessons
 
 

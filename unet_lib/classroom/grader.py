@@ -307,14 +307,14 @@ def _grade_lesson(student: str, lesson: str, path: Path | None, release: _Releas
 def _lesson_of(path: Path, release: _Release) -> str | None:
     if path.name in release.manifest["lessons"]:
         return path.name
-    from unet_lib.course import _first_heading
+    from unet_lib.course import lesson_title
 
     try:
-        title = _first_heading(path)
+        title = lesson_title(path)
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
         return None
     for lesson in release.manifest["lessons"]:
-        if _first_heading(release.root / "lessons" / lesson) == title:
+        if lesson_title(release.root / "lessons" / lesson) == title:
             return lesson
     return None
 
