@@ -10,11 +10,13 @@ from unet_lib import (
     check_upsampling_block,
     conv_block,
     layer_summary,
+    make_unet,
     unet_model,
     upsampling_block,
 )
 from unet_lib._keras import keras
 from unet_lib.checks.model import conv_block_cases, first_layer_difference, unet_model_cases
+from unet_lib.model import UNET_STRUCTURES, unet_structure
 
 
 def _layer_types(model):
@@ -207,3 +209,52 @@ def test_first_layer_difference_on_missing_and_extra_layers():
     assert first_layer_difference(rows, rows) is None
     assert "the first one missing is layer 1" in first_layer_difference(rows[:1], rows)
     assert "the first extra one is layer 1" in first_layer_difference(rows, rows[:1])
+
+
+def _structure_options(structure):
+    settings = dict(item.split("=") for item in structure.split())
+    return dict(depth=int(settings["depth"]), batch_norm=settings["batch_norm"] == "True",
+                upsampling=settings["upsampling"], skip_connections=settings["skip_connections"] == "True",
+                dropout_prob=0.25 if settings["dropout"] == "True" else 0.0)
+
+
+def test_unet_structures_cover_every_option_at_depths_1_to_5():
+    assert len(UNET_STRUCTURES) == len(set(UNET_STRUCTURES)) == 5 * 2 * 2 * 2
+    assert {_structure_options(s)["depth"] for s in UNET_STRUCTURES} == {1, 2, 3, 4, 5}
+
+
+# Every flag combination at the shallowest and at the course's depth (all 40 would add a minute).
+@pytest.mark.parametrize("structure", [s for s in UNET_STRUCTURES if s.startswith(("depth=1 ", "depth=4 "))])
+def test_make_unet_builds_what_unet_model_builds(structure):
+    options = _structure_options(structure)
+    assert unet_structure(**options) == structure
+    made = make_unet((32, 48, 1), n_filters=4, n_classes=5, name="made", **options)
+    reference = unet_model((32, 48, 1), n_filters=4, n_classes=5, name="made", **options)
+    assert layer_summary(made) == layer_summary(reference)
+    assert made.name == "made"
+    assert [layer.name for layer in made.layers] == [layer.name for layer in reference.layers]
+
+
+def test_make_unet_gives_fresh_weights_and_follows_the_dtype_policy():
+    first, second = (make_unet((16, 16, 3), 4, 3, batch_norm=True, dropout_prob=0.0) for _ in range(2))
+    assert not np.allclose(first.get_layer("encoder1_conv1").get_weights()[0],
+                           second.get_layer("encoder1_conv1").get_weights()[0])
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        mixed = make_unet((16, 16, 3), 4, 3, batch_norm=True, dropout_prob=0.0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert mixed.get_layer("encoder1_conv1").dtype_policy.name == "mixed_float16"
+    assert mixed.get_layer("logits").dtype_policy.name == "float32"
+
+
+def test_make_unet_refuses_other_structures_and_bad_sizes():
+    with pytest.raises(ValueError, match="structure 'depth=6 .*make_unet does not build.*Use unet_model"):
+        make_unet((64, 64, 3), depth=6)
+    with pytest.raises(ValueError, match="structure '.*upsampling=resize.*make_unet does not build"):
+        make_unet((16, 16, 3), upsampling="resize")
+    with pytest.raises(ValueError, match="must be multiples of 16"):
+        make_unet((19, 19, 3), n_classes=3)
+    with pytest.raises(ValueError, match="upsampling must be one of"):
+        make_unet(upsampling="deconv")

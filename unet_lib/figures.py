@@ -239,12 +239,12 @@ def gather_scatter_figure() -> DrawnFigure:
         pixels ``gather_output_pixel`` / ``scatter_input_pixel`` and the boolean 4x4
         ``gather_window`` / ``scatter_window``.
     """
-    from unet_lib.arithmetic import conv_output_size, conv_transpose_output_size
+    from unet_lib.arithmetic import conv_output_size, transpose_axis
     from unet_lib.convolution import conv_matrix, conv_transpose2d
 
     kernel = np.ones((3, 3))
     big, small = 4, conv_output_size(4, 3)
-    transpose_big = conv_transpose_output_size(small, 3)
+    transpose_big = transpose_axis(small, 3)[0]
     pixel = (0, 1)
     gather_window = conv_matrix((big, big), kernel)[pixel[0] * small + pixel[1]].reshape(big, big) != 0
     one_pixel = np.zeros((small, small))
@@ -372,7 +372,7 @@ def transpose_conv_padding_figure() -> DrawnFigure:
     crops one row and column from each side, leaving the 3x3 of the plain formula
     ``(i - 1) * s - 2p + k``; ``output_padding=1`` keeps one more row and column at the end,
     giving 4x4. Keras's ``padding="same"`` also gives 4x4, but crops the last row and column
-    instead of the first. Sizes come from :func:`~unet_lib.arithmetic.conv_transpose_output_size`,
+    instead of the first. Sizes come from :func:`~unet_lib.arithmetic.transpose_axis`,
     crops from :func:`~unet_lib.convolution.transpose_geometry`, values from
     :func:`~unet_lib.convolution.conv_transpose2d`.
 
@@ -382,7 +382,7 @@ def transpose_conv_padding_figure() -> DrawnFigure:
         cropped at the top and left), ``keras_same_crop_start``, and the sizes ``full_size``,
         ``plain_size`` (no output_padding), ``output_size`` and ``keras_same_size``.
     """
-    from unet_lib.arithmetic import conv_transpose_output_size
+    from unet_lib.arithmetic import transpose_axis
     from unet_lib.convolution import conv_transpose2d, transpose_geometry
 
     x, kernel = PADDING_EXAMPLE_INPUT, PADDING_EXAMPLE_KERNEL
@@ -393,10 +393,10 @@ def transpose_conv_padding_figure() -> DrawnFigure:
     _, crop_start, _ = transpose_geometry(x.shape, kernel.shape, stride, padding, output_padding)
     _, keras_start, _ = transpose_geometry(x.shape, kernel.shape, stride, "same")
     sizes = {
-        "full_size": conv_transpose_output_size(i, k, stride),
-        "plain_size": conv_transpose_output_size(i, k, stride, padding),
-        "output_size": conv_transpose_output_size(i, k, stride, padding, output_padding),
-        "keras_same_size": conv_transpose_output_size(i, k, stride, "same"),
+        "full_size": transpose_axis(i, k, stride)[0],
+        "plain_size": transpose_axis(i, k, stride, padding)[0],
+        "output_size": transpose_axis(i, k, stride, padding, output_padding)[0],
+        "keras_same_size": transpose_axis(i, k, stride, "same")[0],
     }
     n_full, n_out = sizes["full_size"], sizes["output_size"]
     kept = np.zeros(full.shape, dtype=bool)
@@ -658,7 +658,7 @@ def encoder_decoder_shapes(image_size=(96, 128), channels=3, n_filters=32, depth
         >>> dict(encoder_decoder_shapes((32, 32), depth=1, n_filters=4))["bottleneck"]
         (16, 16, 8)
     """
-    from unet_lib.arithmetic import conv_output_size, conv_transpose_output_size
+    from unet_lib.arithmetic import conv_output_size, transpose_axis
 
     height, width = image_size
     stages = [("input", (height, width, channels))]
@@ -673,7 +673,7 @@ def encoder_decoder_shapes(image_size=(96, 128), channels=3, n_filters=32, depth
     stages.append(("bottleneck", (height, width, n_filters * 2**depth)))
     for level in range(1, depth + 1):
         filters = n_filters * 2 ** (depth - level)
-        height, width = (conv_transpose_output_size(side, 3, stride=2, padding="same") for side in (height, width))
+        height, width = (transpose_axis(side, 3, stride=2, padding="same")[0] for side in (height, width))
         stages.append((f"decoder{level}_upsample", (height, width, filters)))
         if skips:
             stages.append((f"decoder{level}_concat", (height, width, filters + skip_shapes[depth - level][2])))
@@ -853,18 +853,18 @@ def _layer_shape(model, name: str) -> tuple[int, ...]:
 def unet_figure() -> DrawnFigure:
     """``unet.png``: the course's full U-Net, with the tensor shape at every stage.
 
-    Every shape is read from the layers of an actual :func:`~unet_lib.model.unet_model` built
+    Every shape is read from the layers of an actual :func:`~unet_lib.model.make_unet` built
     with :data:`UNET_CONFIG` (the model's defaults), so the figure follows the code.
 
     Returns:
         A :class:`DrawnFigure` whose data holds ``config``, ``n_params`` (the model's parameter
         count), and ``shapes``: layer name -> ``(H, W, C)`` for every layer whose shape is drawn.
     """
-    from unet_lib.model import unet_model
+    from unet_lib.model import make_unet
 
     config = UNET_CONFIG
     depth = config["depth"]
-    model = unet_model(**config)
+    model = make_unet(**config)
     names = ["image", "bottleneck_conv2", "head_conv", "logits"]
     for level in range(1, depth + 1):
         names += [f"encoder{level}_conv2", f"encoder{level}_pool"]

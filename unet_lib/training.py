@@ -29,7 +29,7 @@ from unet_lib.metrics import (
     mean_iou_metric,
     pixel_accuracy,
 )
-from unet_lib.model import unet_model
+from unet_lib.model import make_unet
 
 TRAIN_SEED = 0
 """Seed of the first epoch's training scenes (epoch ``e`` draws with ``TRAIN_SEED + e``) and of the weights."""
@@ -163,7 +163,7 @@ def build_training_model(config: TrainingConfig, steps: int, n_classes: int = N_
         # Layers read the policy when they are created: set it for this model only.
         keras.config.set_dtype_policy(config.mixed_precision)
     try:
-        model = unet_model(
+        model = make_unet(
             (*config.image_size, 3),
             n_filters=config.n_filters,
             n_classes=n_classes,

@@ -170,3 +170,22 @@ def recorded_cases(exercise: str) -> list[Case]:
     with path.open("rb") as file:
         record = pickle.load(file)
     return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"])) for c in record["cases"]]
+
+
+def recorded_value(function: str):
+    """What ``function`` returned in the instructor's copy, recorded when the student release was built.
+
+    The release replaces the body of each function named in a checks module's ``RECORDED`` list by
+    this lookup (see :func:`unet_lib.classroom.exercises.discover_recorded`).
+
+    Args:
+        function: the dotted name, e.g. ``"unet_lib.checks.model.unet_architectures"``.
+
+    Raises:
+        ValueError: if nothing was recorded for ``function``.
+    """
+    path = RECORDED_DIR / f"{function}.pkl"
+    if not path.is_file():
+        raise ValueError(f"function must be one recorded with this release, got {function!r} (no {path})")
+    with path.open("rb") as file:
+        return pickle.load(file)

@@ -9,11 +9,12 @@ A check reports the FIRST layer that differs, which is where a learner should lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 from unet_lib._keras import keras
 from unet_lib.checks.core import Case, CheckFailed, describe_difference
-from unet_lib.model import conv_block, unet_model, upsampling_block
+from unet_lib.model import UNET_STRUCTURES, conv_block, unet_model, upsampling_block
 
 # Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
 GRADED = {
@@ -21,6 +22,47 @@ GRADED = {
     "upsampling_block": ["unet_lib.model.upsampling_block"],
     "unet_model": ["unet_lib.model.unet_model"],
 }
+
+# Recorded by the student release, whose unet_model is an exercise: make_unet rebuilds models from them.
+RECORDED = ["unet_architectures"]
+
+
+def unet_architectures() -> Mapping[str, str]:
+    """Each structure of :data:`unet_lib.model.UNET_STRUCTURES` -> the Keras JSON of its U-Net graph.
+
+    Drawn with one filter at the first level and one class, at any input size, by the reference
+    :func:`unet_lib.model.unet_model`; :func:`unet_lib.model.make_unet` scales it to the requested
+    width, classes and size. Each is drawn when first asked for, once per process (the release
+    records them all).
+    """
+    return _Architectures()
+
+
+class _Architectures(Mapping):
+    def __getitem__(self, structure: str) -> str:
+        if structure not in UNET_STRUCTURES:
+            raise KeyError(structure)
+        return _draw_architecture(structure)
+
+    def __iter__(self):
+        return iter(UNET_STRUCTURES)
+
+    def __len__(self) -> int:
+        return len(UNET_STRUCTURES)
+
+
+@functools.cache
+def _draw_architecture(structure: str) -> str:
+    settings = dict(item.split("=") for item in structure.split())
+    model = unet_model(
+        (None, None, 3), n_filters=1, n_classes=1, depth=int(settings["depth"]),
+        batch_norm=settings["batch_norm"] == "True", upsampling=settings["upsampling"],
+        interpolation=settings.get("interpolation", "bilinear"),
+        skip_connections=settings["skip_connections"] == "True",
+        dropout_prob=0.5 if settings["dropout"] == "True" else 0.0,
+    )
+    return model.to_json()
+
 
 LayerRow = tuple[str, tuple, int, str]
 """``(layer type, output shape, parameter count, settings)``, e.g.

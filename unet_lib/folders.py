@@ -1,0 +1,627 @@
+"""Read segmentation datasets from folders of image files: your own, CARLA's and Oxford-IIIT Pet's.
+
+A segmentation folder is a pair of folders: one of images (``.png``, ``.jpg`` or ``.jpeg``) and
+one of masks (``.png``), paired by file name without its extension, the *stem*: ``cat.jpg`` goes
+with ``cat.png``. Pairs are taken in sorted stem order, so the same folder always gives the same
+arrays. Files whose names start with a dot (``.DS_Store``, macOS's ``._cat.png``), files of
+other types and subfolders are skipped without a word.
+
+Every reader checks the whole folder before it decodes a single pixel: each image has a mask
+and each mask an image, every file opens, every mask has the expected layout, sizes agree. A
+problem is a ``ValueError`` naming the files at fault, raised before anything is returned.
+
+- :func:`load_segmentation_folder` reads every pair into arrays shaped like those of
+  :func:`~unet_lib.data.make_shapes_dataset`.
+- :class:`SegmentationFolderBatches` reads only the files of each batch, for folders larger
+  than memory.
+- :func:`write_segmentation_folder` writes such arrays as a folder; the course uses it to turn
+  the embedded shapes into files you can open.
+- :func:`load_carla_folder` and :func:`load_oxford_pets_folder` read two public datasets laid
+  out as they are downloaded.
+
+How a mask file stores its labels, its *layout* (the ``mask_layout`` argument):
+
+- ``"index"``: a single-channel PNG (mode ``L``, ``P``, ``I`` or 16-bit greyscale), each pixel
+  the class index. In a palette (``P``) PNG that is the palette index, whatever colour it shows.
+- ``"red"``: an RGB or RGBA PNG with the class index in the red channel, the others ignored
+  (CARLA's simulator writes its masks this way).
+- ``"trimap"``: an Oxford-IIIT Pet trimap, single channel, 1 pet, 2 background, 3 border,
+  returned as 0, 1, 2 (:data:`OXFORD_PETS_CLASS_NAMES`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from unet_lib._keras import keras
+from unet_lib.data import augment_batch
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+"""File endings read as images, in any letter case."""
+
+MASK_EXTENSION = ".png"
+"""Masks must be PNG: JPEG's lossy compression would change the labels along every edge."""
+
+CARLA_N_CLASSES = 23
+"""Classes in the CARLA masks of the MOOC's U-Net assignment (ids 0 to 22 in the red channel)."""
+
+OXFORD_PETS_CLASS_NAMES = ("pet", "background", "border")
+"""Name of each class index returned for Oxford-IIIT Pet (trimap values 1, 2, 3 become 0, 1, 2)."""
+
+_SINGLE_CHANNEL_MODES = ("1", "L", "P", "I", "I;16", "I;16L", "I;16B", "I;16N")
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+# The PIL modes each mask layout accepts, and how an error message describes a good mask.
+_MASK_LAYOUTS = {
+    "index": (_SINGLE_CHANNEL_MODES, "a single-channel PNG of class indices (mode L, P or I)"),
+    "red": (("RGB", "RGBA"), "an RGB or RGBA PNG with the class index in its red channel"),
+    "trimap": (_SINGLE_CHANNEL_MODES, "a single-channel trimap PNG (1 pet, 2 background, 3 border)"),
+}
+
+# Image modes PIL converts to RGB without losing meaning; 16-bit greyscale is scaled by hand.
+_IMAGE_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
+
+_SHOWN = 5
+"""Most file names one error message lists; it says how many more there are."""
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """One image file and its mask file, checked to open and to have the same size."""
+
+    stem: str
+    image_path: Path
+    mask_path: Path
+    size: tuple[int, int]  # (height, width) of both files
+
+
+@dataclass(frozen=True)
+class _FolderNames:
+    """How error messages call the two folders: the caller's argument names."""
+
+    images: str = "images_dir"
+    masks: str = "masks_dir"
+
+
+def _name_list(names, shown: int = _SHOWN) -> str:
+    """``'a.png, b.png'``, or the first ``shown`` names ``'and 12 more'``."""
+    names = list(names)
+    text = ", ".join(names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _parse_image_size(image_size, *, required: bool = False) -> tuple[int, int] | None:
+    if image_size is None and not required:
+        return None
+    try:
+        height, width = image_size
+        if any(isinstance(side, bool) or int(side) != side or side < 1 for side in (height, width)):
+            raise ValueError
+    except (TypeError, ValueError):
+        expected = "a pair (height, width) of positive integers" + ("" if required else " or None")
+        raise ValueError(f"image_size must be {expected}, got {image_size!r}") from None
+    return int(height), int(width)
+
+
+def _parse_layout(mask_layout) -> str:
+    if mask_layout not in _MASK_LAYOUTS:
+        raise ValueError(f"mask_layout must be one of {', '.join(map(repr, _MASK_LAYOUTS))}, got {mask_layout!r}")
+    return mask_layout
+
+
+def _parse_n_classes(n_classes) -> int | None:
+    if n_classes is None:
+        return None
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer or None, got {n_classes!r}")
+    return int(n_classes)
+
+
+def _existing_folder(folder, name: str) -> Path:
+    if not isinstance(folder, (str, os.PathLike)):
+        raise ValueError(f"{name} must be a folder path (str or pathlib.Path), got {folder!r}")
+    folder = Path(folder)
+    if not folder.exists():
+        raise ValueError(f"{name} '{folder}' does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{name} '{folder}' is not a folder")
+    return folder
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """The folder's files in name order, without hidden ones (``.DS_Store``, ``._cat.png``)."""
+    return sorted(path for path in folder.iterdir() if not path.name.startswith(".") and path.is_file())
+
+
+def _files_by_stem(files: list[Path], extensions, folder_name: str, folder: Path) -> dict[str, Path]:
+    """Map each stem to its file among those with one of ``extensions``; two files, one stem: error."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in files:
+        if path.suffix.lower() in extensions:
+            by_stem.setdefault(path.stem, []).append(path)
+    clashes = [" and ".join(path.name for path in paths) for paths in by_stem.values() if len(paths) > 1]
+    if clashes:
+        raise ValueError(
+            f"{folder_name} '{folder}' has several files for one name, so it cannot tell which to pair: "
+            f"{_name_list(clashes)}; keep one file per name"
+        )
+    return {stem: paths[0] for stem, paths in by_stem.items()}
+
+
+def _header(path: Path, kind: str) -> tuple[str, str | None, tuple[int, int]]:
+    """``(mode, format, (height, width))`` of an image file, read from its header only."""
+    try:
+        with Image.open(path) as picture:
+            return picture.mode, picture.format, (picture.height, picture.width)
+    except Exception as error:  # PIL reports damaged files with many exception types
+        raise ValueError(f"cannot read {kind} file '{path}': {error}") from None
+
+
+def _pair_problems(image_path: Path, mask_path: Path, layout: str) -> tuple[list[str], tuple[int, int] | None]:
+    """What is wrong with one pair, judged from the two headers, and the pair's size."""
+    try:
+        image_mode, _, image_size = _header(image_path, "image")
+        mask_mode, mask_format, mask_size = _header(mask_path, "mask")
+    except ValueError as error:
+        return [str(error)], None
+    problems = []
+    if image_mode not in _IMAGE_MODES + _SIXTEEN_BIT_MODES:
+        problems.append(f"image file '{image_path}' has PIL mode {image_mode}, which cannot be read as RGB")
+    modes, expected = _MASK_LAYOUTS[layout]
+    if mask_format != "PNG":
+        problems.append(f"mask file '{mask_path}' is a {mask_format} file despite its name; masks must be PNG")
+    elif mask_mode not in modes:
+        try:
+            bands = Image.getmodebands(mask_mode)
+        except (KeyError, ValueError):  # a mode PIL cannot describe
+            bands = 2  # shown as "2 channels": more than the one an index mask has
+        problems.append(
+            f"mask file '{mask_path}' has PIL mode {mask_mode} ({_plural(bands, 'channel')}), an unknown layout "
+            f"for mask_layout={layout!r}: expected {expected}"
+        )
+    if image_size != mask_size:
+        problems.append(
+            f"image file '{image_path}' is {_size_text(image_size)} but its mask '{mask_path}' is "
+            f"{_size_text(mask_size)}; an image and its mask must have the same size"
+        )
+    return problems, image_size
+
+
+def _size_text(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]} (height x width)"
+
+
+def _scan_folders(
+    images_dir, masks_dir, image_size, layout: str, names: _FolderNames | None = None
+) -> tuple[list[_Pair], tuple[int, int]]:
+    """Pair and check every file of the two folders without decoding pixels.
+
+    Returns:
+        ``(pairs, (height, width))``: the pairs in stem order and the size they will be read at:
+        ``image_size``, or the size all files share when it is None.
+    """
+    names = names or _FolderNames()
+    images_dir = _existing_folder(images_dir, names.images)
+    masks_dir = _existing_folder(masks_dir, names.masks)
+    if images_dir.resolve() == masks_dir.resolve():
+        raise ValueError(f"{names.images} and {names.masks} are the same folder '{images_dir}'; use two folders")
+    image_files, mask_files = _visible_files(images_dir), _visible_files(masks_dir)
+    images = _files_by_stem(image_files, IMAGE_EXTENSIONS, names.images, images_dir)
+    masks = _files_by_stem(mask_files, (MASK_EXTENSION,), names.masks, masks_dir)
+    if not images:
+        others = f"; it has {_plural(len(image_files), 'other file')}: {_name_list(p.name for p in image_files)}"
+        raise ValueError(
+            f"{names.images} '{images_dir}' holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+            + (others if image_files else "")
+        )
+    if not masks:
+        raise ValueError(f"{names.masks} '{masks_dir}' holds no masks ({MASK_EXTENSION} files)")
+
+    problems = []
+    without_mask = sorted(set(images) - set(masks))
+    if without_mask:
+        message = (
+            f"{_plural(len(without_mask), 'image')} in {names.images} '{images_dir}' "
+            f"{'has' if len(without_mask) == 1 else 'have'} no mask of the same name in {names.masks} '{masks_dir}': "
+            f"{_name_list(images[stem].name for stem in without_mask)}"
+        )
+        # A common slip: masks saved as JPEG, which is lossy and so not read as masks.
+        jpeg_masks = [p.name for p in mask_files if p.suffix.lower() in (".jpg", ".jpeg") and p.stem in without_mask]
+        if jpeg_masks:
+            message += f" ({names.masks} has JPEG files {_name_list(jpeg_masks)}, but masks must be PNG)"
+        problems.append(message)
+    without_image = sorted(set(masks) - set(images))
+    if without_image:
+        problems.append(
+            f"{_plural(len(without_image), 'mask')} in {names.masks} '{masks_dir}' "
+            f"{'has' if len(without_image) == 1 else 'have'} no image of the same name in {names.images} "
+            f"'{images_dir}': {_name_list(masks[stem].name for stem in without_image)}"
+        )
+    if problems:
+        raise ValueError("\n".join(problems))
+
+    pairs = []
+    for stem in sorted(images):
+        pair_problems, size = _pair_problems(images[stem], masks[stem], layout)
+        problems += pair_problems
+        if size is not None:
+            pairs.append(_Pair(stem, images[stem], masks[stem], size))
+    if problems:
+        more = f"\n... and {len(problems) - _SHOWN} more problems" if len(problems) > _SHOWN else ""
+        raise ValueError("\n".join(problems[:_SHOWN]) + more)
+
+    if image_size is not None:
+        return pairs, image_size
+    first = pairs[0]
+    for pair in pairs[1:]:
+        if pair.size != first.size:
+            raise ValueError(
+                f"images differ in size: '{first.image_path}' is {_size_text(first.size)} but "
+                f"'{pair.image_path}' is {_size_text(pair.size)}; pass image_size=(height, width) to resize them all"
+            )
+    return pairs, first.size
+
+
+def _decoded(path: Path, kind: str) -> Image.Image:
+    """Open a file and decode its pixels, naming the file if it is damaged."""
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            return picture.copy()
+    except Exception as error:  # PIL reports damaged files with many exception types
+        raise ValueError(f"cannot read {kind} file '{path}': {error}") from None
+
+
+def _read_image(path: Path, image_size: tuple[int, int] | None) -> np.ndarray:
+    """An image file as float32 RGB of shape ``(H, W, 3)`` in ``[0, 1]``, resized bilinearly."""
+    picture = _decoded(path, "image")
+    if picture.mode in _SIXTEEN_BIT_MODES:
+        # PIL's RGB conversion would clip 16-bit values at 255; scale to [0, 1] as a float image.
+        picture = Image.fromarray(np.asarray(picture, dtype=np.float32) / np.float32(65535))
+        if image_size is not None:
+            picture = picture.resize(image_size[::-1], Image.Resampling.BILINEAR)
+        return np.repeat(np.clip(np.asarray(picture), 0, 1)[..., None], 3, axis=-1)
+    picture = picture.convert("RGB")
+    if image_size is not None:
+        picture = picture.resize(image_size[::-1], Image.Resampling.BILINEAR)
+    return np.asarray(picture, dtype=np.float32) / np.float32(255)
+
+
+def _read_mask(path: Path, layout: str, n_classes: int | None, image_size: tuple[int, int] | None) -> np.ndarray:
+    """A mask file as int32 class indices of shape ``(H, W)``, resized by nearest neighbour."""
+    labels = np.asarray(_decoded(path, "mask"))  # a palette PNG gives its indices, not colours
+    if layout == "red":
+        labels = labels[..., 0]
+    labels = labels.astype(np.int32)
+    if layout == "trimap":
+        if labels.min() < 1 or labels.max() > 3:
+            odd = np.unique(labels[(labels < 1) | (labels > 3)])
+            raise ValueError(
+                f"trimap '{path}' holds values {_name_list(map(str, odd))}; a trimap holds only "
+                f"1 (pet), 2 (background) and 3 (border)"
+            )
+        labels -= 1
+    elif labels.min() < 0:
+        raise ValueError(f"mask file '{path}' holds negative values (down to {labels.min()}); class indices start at 0")
+    if n_classes is not None and labels.max() >= n_classes:
+        raise ValueError(
+            f"mask file '{path}' holds class index {labels.max()}, but n_classes={n_classes} allows only 0 to "
+            f"{n_classes - 1}"
+        )
+    if image_size is not None and labels.shape != image_size:
+        # Nearest neighbour copies existing labels: a blend of classes 1 and 3 must not become 2.
+        labels = np.asarray(Image.fromarray(labels).resize(image_size[::-1], Image.Resampling.NEAREST))
+    return labels
+
+
+def _read_pairs(pairs, layout, n_classes, image_size, resize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Decode ``pairs`` into ``(images, masks)`` of shapes ``(N, H, W, 3)`` and ``(N, H, W)``."""
+    height, width = image_size
+    images = np.empty((len(pairs), height, width, 3), dtype=np.float32)
+    masks = np.empty((len(pairs), height, width), dtype=np.int32)
+    target = image_size if resize else None
+    for i, pair in enumerate(pairs):
+        images[i] = _read_image(pair.image_path, target)
+        masks[i] = _read_mask(pair.mask_path, layout, n_classes, target)
+    return images, masks
+
+
+def _load(images_dir, masks_dir, image_size, layout, n_classes, names=None):
+    image_size = _parse_image_size(image_size)
+    layout = _parse_layout(layout)
+    n_classes = _parse_n_classes(n_classes)
+    pairs, size = _scan_folders(images_dir, masks_dir, image_size, layout, names)
+    return _read_pairs(pairs, layout, n_classes, size, resize=image_size is not None)
+
+
+def load_segmentation_folder(
+    images_dir, masks_dir, image_size=None, *, mask_layout: str = "index", n_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a folder of images and a folder of masks into arrays, pairing files by name.
+
+    ``images_dir/cat.jpg`` pairs with ``masks_dir/cat.png``. Images may be ``.png``, ``.jpg`` or
+    ``.jpeg`` (any letter case) in any colour mode: greyscale, palette and RGBA images become RGB
+    (alpha is dropped). Masks are ``.png`` files. Pairs come in sorted name order. The whole
+    folder is checked before any pixel is decoded.
+
+    Args:
+        images_dir: folder of image files (``str`` or ``pathlib.Path``).
+        masks_dir: folder of mask files, one per image, with the image's name and ``.png``.
+        image_size: ``(height, width)`` to resize every pair to: images bilinearly, masks by
+            nearest neighbour (so no label appears that the file does not hold). None: keep the
+            files' size, which must then be the same for all.
+        mask_layout: how a mask stores labels: ``"index"`` (single channel, the class index; in
+            a palette PNG the palette index), ``"red"`` (RGB(A), the index in the red channel)
+            or ``"trimap"`` (Oxford-IIIT Pet's 1, 2, 3, returned as 0, 1, 2).
+        n_classes: if given, every label must be below it: a mask saved as 0 and 255 instead of
+            0 and 1 is then an error, not a 256-class problem.
+
+    Returns:
+        ``(images, masks)`` as :func:`~unet_lib.data.make_shapes_dataset` gives them: ``images``
+        float32 of shape ``(N, H, W, 3)`` in ``[0, 1]``, ``masks`` int32 of shape ``(N, H, W)``.
+
+    Raises:
+        ValueError: naming the folder or the files at fault, before anything is returned: a
+            folder that is missing or holds no images or masks, images without a mask or masks
+            without an image (the first five listed), two images of one name (``cat.png`` and
+            ``cat.jpg``), a file that cannot be read, a mask of another layout (an RGB mask for
+            ``"index"``), an image and its mask of different sizes, files of different sizes
+            when ``image_size`` is None, labels outside the layout's range or ``n_classes``.
+
+    Example:
+        >>> images, masks = load_segmentation_folder("my_data/images", "my_data/masks", image_size=(96, 128))
+        >>> images.shape, masks.shape
+        ((40, 96, 128, 3), (40, 96, 128))
+    """
+    return _load(images_dir, masks_dir, image_size, mask_layout, n_classes)
+
+
+def _dataset_folders(root, images_sub: str, masks_sub: str, dataset: str) -> tuple[Path, Path, _FolderNames]:
+    """Check that ``root`` holds a dataset's two folders; name them as ``root/sub`` in errors."""
+    root = _existing_folder(root, "root")
+    for sub in (images_sub, masks_sub):
+        if not (root / sub).is_dir():
+            raise ValueError(
+                f"root '{root}' has no folder {sub}: the {dataset} layout is root/{images_sub} (images) "
+                f"and root/{masks_sub} (masks)"
+            )
+    return root / images_sub, root / masks_sub, _FolderNames(f"root/{images_sub}", f"root/{masks_sub}")
+
+
+def load_carla_folder(root, image_size=None) -> tuple[np.ndarray, np.ndarray]:
+    """Read the CARLA driving scenes of the MOOC's U-Net assignment.
+
+    The layout is ``root/CameraRGB/*.png`` (images) and ``root/CameraMask/*.png`` (masks with
+    the same names). A mask is an RGB(A) PNG with the class id, 0 to 22, in its red channel; the
+    other channels are ignored. In the assignment ``root`` is its ``data/`` folder, and the
+    scenes are resized to ``(96, 128)``.
+
+    Args:
+        root: the folder holding ``CameraRGB`` and ``CameraMask``.
+        image_size: ``(height, width)`` to resize to (images bilinearly, masks by nearest
+            neighbour), or None to keep the files' common size.
+
+    Returns:
+        ``(images, masks)``: float32 ``(N, H, W, 3)`` in ``[0, 1]`` and int32 ``(N, H, W)``
+        with ids in ``[0, CARLA_N_CLASSES)``.
+
+    Raises:
+        ValueError: as :func:`load_segmentation_folder` does, and for a mask id of 23 or more.
+
+    Example:
+        >>> images, masks = load_carla_folder("data", image_size=(96, 128))
+    """
+    images_dir, masks_dir, names = _dataset_folders(root, "CameraRGB", "CameraMask", "CARLA")
+    return _load(images_dir, masks_dir, image_size, "red", CARLA_N_CLASSES, names)
+
+
+def load_oxford_pets_folder(root, image_size) -> tuple[np.ndarray, np.ndarray]:
+    """Read Oxford-IIIT Pet as unpacked from its two official archives.
+
+    The layout is ``root/images/*.jpg`` (from ``images.tar.gz``) and
+    ``root/annotations/trimaps/*.png`` (from ``annotations.tar.gz``). Trimap values 1 pet,
+    2 background, 3 border become class indices 0, 1, 2 (:data:`OXFORD_PETS_CLASS_NAMES`).
+    The images folder also holds a few ``.mat`` files, skipped like any file that is not an
+    image; a ``.jpg`` file that is PNG, greyscale or CMYK inside is read as RGB all the
+    same. The trimaps folder's ``._*.png`` files (macOS metadata) are skipped as hidden.
+    Every image of the official archives has a trimap, so an image without one is an error,
+    as in :func:`load_segmentation_folder`: a sign of a partly unpacked download.
+
+    Args:
+        root: the folder holding ``images`` and ``annotations``.
+        image_size: ``(height, width)`` to resize every pair to; required, the photos come in
+            many sizes.
+
+    Returns:
+        ``(images, masks)``: float32 ``(N, H, W, 3)`` in ``[0, 1]`` and int32 ``(N, H, W)``
+        with 0 pet, 1 background, 2 border.
+
+    Raises:
+        ValueError: as :func:`load_segmentation_folder` does, and naming a trimap that holds a
+            value other than 1, 2 or 3.
+
+    Example:
+        >>> images, masks = load_oxford_pets_folder("oxford-iiit-pet", image_size=(128, 128))
+    """
+    _parse_image_size(image_size, required=True)
+    images_dir, masks_dir, names = _dataset_folders(root, "images", "annotations/trimaps", "Oxford")
+    return _load(images_dir, masks_dir, image_size, "trimap", None, names)
+
+
+class SegmentationFolderBatches(keras.utils.PyDataset):
+    """Feeds a folder of images and masks to ``model.fit`` batch by batch, reading only each batch's files.
+
+    For folders too large to load at once. The pairing is checked when the object is made, from
+    the file headers (same checks and errors as :func:`load_segmentation_folder`), so a missing
+    mask shows up before training starts; each ``batches[i]`` then decodes and resizes only its
+    own files and gives exactly the arrays the loader would give for them. Label values (a
+    trimap's 1 to 3, ``n_classes``) can only be checked when a batch is read. Order and
+    augmentation follow :class:`~unet_lib.data.ShapesBatches`: a new order each epoch, fixed by
+    ``seed`` and the epoch number.
+
+    Args:
+        images_dir: folder of image files.
+        masks_dir: folder of mask files with the images' names.
+        image_size: ``(height, width)`` every pair is resized to (required: a batch has one shape).
+        batch_size: pairs per batch, at least 1; the last batch may be smaller.
+        shuffle: whether to visit the pairs in a new random order each epoch.
+        seed: seed for the order and the moves, a non-negative integer.
+        augment: whether to flip and rotate each batch at random (:func:`~unet_lib.data.augment_batch`).
+        mask_layout: ``"index"``, ``"red"`` or ``"trimap"``, as for :func:`load_segmentation_folder`.
+        n_classes: if given, every label must be below it.
+        **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``...).
+
+    Attributes:
+        stems: the file names without extension, in file (unshuffled) order.
+
+    Raises:
+        ValueError: as :func:`load_segmentation_folder` does, or for a bad argument.
+
+    Example:
+        >>> batches = SegmentationFolderBatches("my_data/images", "my_data/masks", (96, 128), batch_size=8)
+        >>> images, masks = batches[0]
+        >>> images.shape, masks.shape
+        ((8, 96, 128, 3), (8, 96, 128))
+    """
+
+    def __init__(
+        self,
+        images_dir,
+        masks_dir,
+        image_size,
+        batch_size=32,
+        shuffle=True,
+        seed=0,
+        augment=False,
+        mask_layout="index",
+        n_classes=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.image_size = _parse_image_size(image_size, required=True)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.mask_layout = _parse_layout(mask_layout)
+        self.n_classes = _parse_n_classes(n_classes)
+        self._pairs, _ = _scan_folders(images_dir, masks_dir, self.image_size, self.mask_layout)
+        self.stems = [pair.stem for pair in self._pairs]
+        self.batch_size, self.shuffle, self.seed, self.augment = int(batch_size), shuffle, int(seed), augment
+        self.epoch = 0
+        self._order = self._epoch_order()
+
+    def _epoch_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self._pairs))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self._pairs))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self._pairs) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        images, masks = _read_pairs(
+            [self._pairs[i] for i in chosen], self.mask_layout, self.n_classes, self.image_size, resize=True
+        )
+        if self.augment:
+            images, masks = augment_batch(images, masks, np.random.default_rng([self.seed, self.epoch, index, 1]))
+        return images, masks
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._epoch_order()
+
+
+def write_segmentation_folder(images, masks, images_dir, masks_dir) -> list[str]:
+    """Write images and masks as a segmentation folder: RGB PNG images, single-channel PNG masks.
+
+    File names are ``scene_00000.png``, ``scene_00001.png``... (more digits beyond 100000
+    scenes, so the names still sort in order). Folders are created as needed; files of those
+    names are overwritten. :func:`load_segmentation_folder` reads the folder back with masks
+    equal and images within half a step of 1/255 (images are stored as 8-bit).
+
+    Args:
+        images: ``(N, H, W, 3)`` floats in ``[0, 1]`` (as :func:`~unet_lib.data.make_shapes_dataset`
+            gives) or uint8 in ``[0, 255]``.
+        masks: ``(N, H, W)`` integer class indices in ``[0, 255]``.
+        images_dir: folder to write the images to.
+        masks_dir: another folder to write the masks to.
+
+    Returns:
+        The stems written, in order: ``["scene_00000", ...]``.
+
+    Raises:
+        ValueError: if the arrays have other shapes, types or ranges, the two folders are the
+            same, or a folder already holds other images, which would then be mixed with these.
+
+    Example:
+        >>> images, masks = make_shapes_dataset(4, image_size=(32, 32))
+        >>> write_segmentation_folder(images, masks, "shapes/images", "shapes/masks")
+        ['scene_00000', 'scene_00001', 'scene_00002', 'scene_00003']
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
+        raise ValueError(f"images must be (N, H, W, 3) with N >= 1, got shape {images.shape}")
+    if masks.shape != images.shape[:3]:
+        raise ValueError(f"masks must be (N, H, W) matching images {images.shape}, got shape {masks.shape}")
+    if images.dtype == np.uint8:
+        pixels = images
+    elif np.issubdtype(images.dtype, np.floating):
+        if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+            raise ValueError(
+                f"images of floats must lie in [0, 1], got values from {images.min()} to {images.max()}"
+            )
+        pixels = np.round(images * 255).astype(np.uint8)
+    else:
+        raise ValueError(f"images must be floats in [0, 1] or uint8, got dtype {images.dtype}")
+    if not (np.issubdtype(masks.dtype, np.integer) or masks.dtype == bool):
+        raise ValueError(f"masks must hold integer class indices, got dtype {masks.dtype}")
+    if masks.min() < 0 or masks.max() > 255:
+        raise ValueError(
+            f"masks must hold class indices in [0, 255] to fit an 8-bit PNG, got values from "
+            f"{masks.min()} to {masks.max()}"
+        )
+    for folder, name in ((images_dir, "images_dir"), (masks_dir, "masks_dir")):
+        if not isinstance(folder, (str, os.PathLike)):
+            raise ValueError(f"{name} must be a folder path (str or pathlib.Path), got {folder!r}")
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    if images_dir.resolve() == masks_dir.resolve():
+        raise ValueError(f"images_dir and masks_dir are the same folder '{images_dir}'; use two folders")
+
+    digits = max(5, len(str(len(images) - 1)))
+    stems = [f"scene_{i:0{digits}d}" for i in range(len(images))]
+    names = {stem + ".png" for stem in stems}
+    for folder, name in ((images_dir, "images_dir"), (masks_dir, "masks_dir")):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{name} '{folder}' is a file, not a folder")
+        # Writing beside other images would leave a folder whose pairs are not these arrays.
+        others = [
+            path.name
+            for path in (_visible_files(folder) if folder.exists() else [])
+            if path.suffix.lower() in IMAGE_EXTENSIONS and path.name not in names
+        ]
+        if others:
+            raise ValueError(
+                f"{name} '{folder}' already holds {_plural(len(others), 'other image')}, which would be mixed "
+                f"with these: {_name_list(others)}; write to an empty folder or remove them"
+            )
+    images_dir.mkdir(parents=True, exist_ok=True)
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    masks = masks.astype(np.uint8)
+    for stem, image, mask in zip(stems, pixels, masks, strict=True):
+        Image.fromarray(image).save(images_dir / f"{stem}.png")
+        Image.fromarray(mask).save(masks_dir / f"{stem}.png")
+    return stems
