@@ -19,8 +19,13 @@ help:
 	@echo "make clean  remove $(VENV) and caches"
 	@echo "Choose the interpreter with PYTHON=/path/to/python3.X (3.10-3.13)."
 
+# Optional dependency groups of pyproject.toml to install; `make test` adds torch, the second
+# Keras backend its tests train on (learners need not download it).
+EXTRAS ?= dev
+test: EXTRAS = dev,torch
+
 setup:
-	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)"
+	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)" "$(EXTRAS)"
 
 lab: setup
 	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) $(LESSONS)

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Create (or reuse) the course's virtual environment and install the pinned dependencies into it.
-# Usage: scripts/make_venv.sh VENV_DIR [PYTHON]
+# Usage: scripts/make_venv.sh VENV_DIR [PYTHON] [EXTRAS]
+# EXTRAS: the package's optional dependency groups, comma-separated (default: dev). The stamp file
+# lists the groups installed so far, one per line; asking for one it lacks installs it.
 # Every failure ends with one message that says what is missing and how to fix it; pip's own
 # output goes to VENV_DIR/install.log, whose last lines are shown only when something failed.
 set -uo pipefail
 
 venv=${1:?usage: scripts/make_venv.sh VENV_DIR [PYTHON]}
 requested_python=${2:-}
+extras=${3:-dev}
 stamp="$venv/.installed"
 log="$venv/install.log"
 
@@ -19,8 +22,12 @@ fail() {
 
 supported() { "$1" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; }
 
-# Already set up, and pyproject.toml unchanged since: nothing to do.
-if [[ -f $stamp && $stamp -nt pyproject.toml && -x $venv/bin/python ]]; then
+# Already set up with these groups, and pyproject.toml unchanged since: nothing to do.
+has_extras() {
+  local extra
+  for extra in ${extras//,/ }; do grep -qxF "$extra" "$stamp" || return 1; done
+}
+if [[ -f $stamp && $stamp -nt pyproject.toml && -x $venv/bin/python ]] && has_extras; then
   exit 0
 fi
 
@@ -54,7 +61,7 @@ fi
 
 echo "Installing the pinned course packages into $venv (a few minutes the first time; log: $log)..."
 if ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
-    -e ".[dev]" >"$log" 2>&1; then
+    -e ".[$extras]" >"$log" 2>&1; then
   echo "--- last lines of $log ---" >&2
   grep -v '^WARNING: Location' "$log" | tail -n 15 >&2
   fail "pip could not install the course's dependencies (see above and $log)." \
@@ -62,5 +69,7 @@ if ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-ba
     "'No matching distribution found for tensorflow'? Your Python or platform has no TensorFlow 2.21" \
     "wheel: use Python 3.10-3.13 on 64-bit Linux, macOS (Apple silicon) or Windows (WSL2)."
 fi
-touch "$stamp"
+# Remember every group installed (an older stamp's too, when pyproject.toml has not changed since).
+{ [[ -f $stamp && $stamp -nt pyproject.toml ]] && cat "$stamp"; tr ',' '\n' <<<"$extras"; } | sort -u >"$stamp.new"
+mv "$stamp.new" "$stamp"
 echo "Set-up done: $venv is ready."

@@ -141,3 +141,29 @@ def test_keras_metric_equals_numpy_mean_iou():
     assert metric.name == "mean_iou"
     with pytest.raises(ValueError, match="n_classes must be a positive integer"):
         mean_iou_metric(0)
+
+
+def test_keras_metric_weighs_pixels_resets_and_reloads_with_a_saved_model(tmp_path):
+    from unet_lib.model import make_unet
+
+    y_true = np.array([[[0, 1], [1, 1]]], dtype=np.int32)
+    logits = np.zeros((1, 2, 2, 2), dtype=np.float32)
+    logits[..., 1] = 1.0  # predicts class 1 everywhere: IoU 0 for class 0, 3/4 for class 1
+    metric = mean_iou_metric(2)
+    metric.update_state(y_true, logits)
+    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(0.375)
+    metric.reset_state()
+    # Weight 0 on the background pixel: only class 1 remains, predicted perfectly.
+    metric.update_state(y_true, logits, sample_weight=np.array([[[0, 1], [1, 1]]], dtype=np.float32))
+    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(1.0)
+    model = make_unet((16, 16, 3), 4, 3, depth=2, batch_norm=True, dropout_prob=0.0)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[mean_iou_metric(3)])
+    images = np.random.default_rng(0).random((4, 16, 16, 3), dtype=np.float32)
+    masks = np.random.default_rng(1).integers(0, 3, (4, 16, 16)).astype(np.int32)
+    model.fit(images, masks, verbose=0)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    scores = reloaded.evaluate(images, masks, verbose=0, return_dict=True)
+    assert scores["mean_iou"] == pytest.approx(mean_iou(masks, model.predict(images, verbose=0).argmax(-1), 3),
+                                               abs=1e-6)

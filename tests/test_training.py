@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from unet_lib import cli
+from unet_lib.data import make_shapes_dataset
 from unet_lib._keras import keras
 from unet_lib.training import (
     CPU_CONFIG,
@@ -124,6 +125,45 @@ def test_train_verb_prints_json_and_saves(tmp_path, capsys, monkeypatch):
     assert tuple(reloaded.output.shape) == (None, 32, 32, 3)
 
 
-def test_train_verb_refuses_a_data_folder(capsys):
-    assert cli.main(["train", "--data", "somewhere"]) == 2
-    assert "not supported yet" in json.loads(capsys.readouterr().out)["error"]
+@pytest.mark.slow
+def test_train_verb_trains_on_a_data_folder(tmp_path, capsys, monkeypatch):
+    from unet_lib import write_segmentation_folder
+
+    monkeypatch.setattr("unet_lib.training.CPU_CONFIG", TINY)
+    monkeypatch.setattr("unet_lib.training.GPU_CONFIG", TINY)
+    images, masks = make_shapes_dataset(30, (40, 40), seed=5)  # resized to TINY's 32x32 on reading
+    masks[masks == 2] = 1  # two classes only: the verb counts them from the masks
+    write_segmentation_folder(images, masks, tmp_path / "data" / "images", tmp_path / "data" / "masks")
+    code = cli.main(["train", "--data", str(tmp_path / "data"), "--quiet", "--out", str(tmp_path / "m.keras")])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(report["val_iou_per_class"]) == ["class 0", "class 1"]
+    assert report["data"] == str(tmp_path / "data")
+    assert tuple(keras.saving.load_model(tmp_path / "m.keras").output.shape) == (None, 32, 32, 2)
+
+
+def test_train_verb_names_a_folder_of_no_known_layout(tmp_path, capsys):
+    assert cli.main(["train", "--data", str(tmp_path)]) == 2
+    assert "matches no known layout" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_train_unet_on_given_arrays_and_batches():
+    from unet_lib import ShapesBatches, split_held_out
+
+    images, masks = make_shapes_dataset(40, (32, 32), seed=3)
+    (train_images, train_masks), held_out = split_held_out(images, masks, fraction=0.2, seed=1)
+    assert len(train_images) == 32 and len(held_out[0]) == 8
+    assert not set(map(bytes, held_out[0])) & set(map(bytes, train_images))
+    config = dataclasses.replace(TINY, epochs=2)
+    run = train_unet(config, train_data=(train_images, train_masks), held_out=held_out, verbose=0)
+    assert len(run.history["loss"]) == 2 and run.held_out[0].shape == (8, 32, 32, 3)
+    assert run.images_per_second == pytest.approx(2 * 32 / run.train_seconds)
+    batches = ShapesBatches(train_images, train_masks, batch_size=config.batch_size, seed=0)
+    run = train_unet(config, train_data=batches, held_out=held_out, verbose=0)
+    assert run.images_per_second == pytest.approx(2 * 32 / run.train_seconds)
+    with pytest.raises(ValueError, match="train_data and held_out go together"):
+        train_unet(config, train_data=(train_images, train_masks))
+    with pytest.raises(ValueError, match=r"train_data images must have shape \(N, 32, 32, C\)"):
+        train_unet(config, train_data=make_shapes_dataset(8, (16, 16)), held_out=held_out)
+    with pytest.raises(ValueError, match="fraction must be in"):
+        split_held_out(images, masks, fraction=1.5)

@@ -37,15 +37,15 @@ def native_stderr_silenced():
         os.close(devnull_fd)
 
 
-def keras_backend_name() -> str:
-    """The backend Keras will use: ``KERAS_BACKEND`` if set, else TensorFlow (Keras's default)."""
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
-
-
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow once with its start-up lines hidden, if it is the backend and installed."""
+    """Import TensorFlow once with its start-up lines hidden, if it is installed, whatever the backend.
+
+    Under the JAX and PyTorch backends Keras still imports TensorFlow when it is installed, lazily
+    and unsilenced: ``keras.utils.set_random_seed`` seeds it too, and saving a model checks for its
+    types. Importing it here first, quietly, keeps those start-up lines out of a torch or jax lesson.
+    """
     configure_tensorflow_logging()
-    if keras_backend_name() != "tensorflow" or "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:
         return
     if importlib.util.find_spec("tensorflow") is None:
         return  # Keras will report the missing backend itself, with its own clear message.

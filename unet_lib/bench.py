@@ -3,7 +3,8 @@
 Benchmarks form a small registry: every module named in ``BENCHMARK_MODULES`` defines
 ``add_benchmark(subparsers)``, which adds its own sub-command and sets ``handler`` (a function
 taking the parsed arguments and returning an exit code), just as :mod:`unet_lib.cli` does for verbs.
-This module contributes ``bench transpose``. Results are recorded in ``docs/BENCHMARKS.md``.
+This module contributes ``bench transpose``; :mod:`unet_lib.bench_unet` contributes ``bench unet``.
+Results are recorded in ``docs/BENCHMARKS.md``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-BENCHMARK_MODULES = ("unet_lib.bench",)
+BENCHMARK_MODULES = ("unet_lib.bench", "unet_lib.bench_unet")
 """Modules that contribute ``bench`` sub-commands, in the order ``bench --help`` lists them."""
 
 DECODER_SHAPES = "8x32x32x128:64,16x64x64x64:32"
@@ -31,7 +32,9 @@ TARGET_RATIOS = {2: 1.0, 3: 1.5}
 
 def add_command(subparsers) -> None:
     """The ``bench`` verb, with one sub-command per registered benchmark."""
-    parser = subparsers.add_parser("bench", help="time the library's code against the framework's, side by side")
+    parser = subparsers.add_parser(
+        "bench", help="time the library's code against the framework's, and the course U-Net's training"
+    )
     benchmarks = parser.add_subparsers(title="benchmarks", metavar="BENCHMARK")
     for module_name in BENCHMARK_MODULES:
         importlib.import_module(module_name).add_benchmark(benchmarks)

@@ -207,6 +207,9 @@ class ShapesBatches(keras.utils.PyDataset):
         seed: seed for the order and the moves.
         **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``...).
 
+    Attributes:
+        n_images: the number of scenes, ``N``.
+
     Raises:
         ValueError: if the arrays do not match or ``batch_size`` is not a positive integer.
 
@@ -228,6 +231,7 @@ class ShapesBatches(keras.utils.PyDataset):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.images, self.masks = images, masks
+        self.n_images = len(images)
         self.batch_size, self.augment, self.shuffle, self.seed = int(batch_size), augment, shuffle, seed
         self.epoch = 0
         self._order = self._epoch_order()

@@ -458,6 +458,42 @@ def load_oxford_pets_folder(root, image_size) -> tuple[np.ndarray, np.ndarray]:
     return _load(images_dir, masks_dir, image_size, "trimap", None, names)
 
 
+def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Read a dataset folder in any layout the course knows, recognised by its sub-folders.
+
+    ``root/CameraRGB`` and ``root/CameraMask``: CARLA (:func:`load_carla_folder`);
+    ``root/images`` and ``root/annotations/trimaps``: Oxford-IIIT Pet (:func:`load_oxford_pets_folder`);
+    ``root/images`` and ``root/masks``: the generic layout (:func:`load_segmentation_folder`, masks
+    holding class indices, as :func:`write_segmentation_folder` writes them).
+
+    Args:
+        root: the dataset folder.
+        image_size: ``(height, width)`` every pair is resized to.
+
+    Returns:
+        ``(images, masks, class_names)``: arrays as the readers give them, and a name per class
+        (``"class 0"``, ``"class 1"``... when the layout does not name them; as many as the largest
+        label + 1).
+
+    Raises:
+        ValueError: if ``root`` matches no layout (the message lists them), or as the reader does.
+    """
+    root = _existing_folder(root, "root")
+    if (root / "CameraRGB").is_dir():
+        images, masks = load_carla_folder(root, image_size)
+        return images, masks, tuple(f"class {index}" for index in range(CARLA_N_CLASSES))
+    if (root / "images").is_dir() and (root / "annotations" / "trimaps").is_dir():
+        images, masks = load_oxford_pets_folder(root, image_size)
+        return images, masks, OXFORD_PETS_CLASS_NAMES
+    if (root / "images").is_dir() and (root / "masks").is_dir():
+        images, masks = load_segmentation_folder(root / "images", root / "masks", image_size)
+        return images, masks, tuple(f"class {index}" for index in range(int(masks.max()) + 1))
+    raise ValueError(
+        f"root '{root}' matches no known layout: give a folder holding images/ and masks/ (class indices), "
+        "CameraRGB/ and CameraMask/ (CARLA), or images/ and annotations/trimaps/ (Oxford-IIIT Pet)"
+    )
+
+
 class SegmentationFolderBatches(keras.utils.PyDataset):
     """Feeds a folder of images and masks to ``model.fit`` batch by batch, reading only each batch's files.
 
@@ -483,6 +519,7 @@ class SegmentationFolderBatches(keras.utils.PyDataset):
 
     Attributes:
         stems: the file names without extension, in file (unshuffled) order.
+        n_images: the number of image-mask pairs, ``len(stems)``.
 
     Raises:
         ValueError: as :func:`load_segmentation_folder` does, or for a bad argument.
@@ -517,6 +554,7 @@ class SegmentationFolderBatches(keras.utils.PyDataset):
         self.n_classes = _parse_n_classes(n_classes)
         self._pairs, _ = _scan_folders(images_dir, masks_dir, self.image_size, self.mask_layout)
         self.stems = [pair.stem for pair in self._pairs]
+        self.n_images = len(self.stems)
         self.batch_size, self.shuffle, self.seed, self.augment = int(batch_size), shuffle, int(seed), augment
         self.epoch = 0
         self._order = self._epoch_order()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from unet_lib._keras import keras
+
 
 def _validate_n_classes(n_classes) -> int:
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
@@ -250,17 +252,21 @@ def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
 def mean_iou_metric(n_classes: int, name: str = "mean_iou"):
     """A Keras metric for mean IoU during ``fit``, for models that output per-class scores.
 
-    Keras's ``MeanIoU`` with integer targets (``sparse_y_true=True``) and per-class scores or
-    logits as predictions (``sparse_y_pred=False``: it takes the argmax itself). It sums a
-    confusion matrix over the epoch, so its value equals :func:`mean_iou` on all the epoch's
-    pixels; classes absent from both are left out of the mean. Works on every Keras backend.
+    Takes integer targets ``(N, H, W)`` and per-class scores or logits ``(N, H, W, n_classes)`` (it
+    takes the argmax itself). It sums a confusion matrix over the epoch, so its value equals
+    :func:`mean_iou` on all the epoch's pixels; classes absent from both are left out of the mean.
+    Works on every Keras backend and is fast on each: the confusion matrix of a batch is one matrix
+    product of one-hot labels, where Keras's own ``MeanIoU`` scatters pixel by pixel, which the
+    torch backend runs as a Python loop (about 0.5 s per batch of 8 64x64 scenes on 2 cores).
+    A model saved with this metric loads in a process that has imported ``unet_lib.metrics``
+    (Keras finds custom classes only once their module is imported).
 
     Args:
         n_classes: number of classes.
         name: the name Keras logs the metric under (``val_`` + name on validation data).
 
     Returns:
-        A ``keras.metrics.MeanIoU`` instance.
+        A :class:`MeanIoUMetric`.
 
     Raises:
         ValueError: if ``n_classes`` is not a positive integer.
@@ -268,7 +274,42 @@ def mean_iou_metric(n_classes: int, name: str = "mean_iou"):
     Example:
         >>> model.compile(optimizer="adam", loss=..., metrics=[mean_iou_metric(3)])  # doctest: +SKIP
     """
-    n_classes = _validate_n_classes(n_classes)
-    from unet_lib._keras import keras
+    return MeanIoUMetric(n_classes=_validate_n_classes(n_classes), name=name)
 
-    return keras.metrics.MeanIoU(num_classes=n_classes, name=name, sparse_y_true=True, sparse_y_pred=False)
+
+@keras.saving.register_keras_serializable(package="unet_lib")
+class MeanIoUMetric(keras.metrics.Metric):
+    """Mean IoU over the epoch from a summed ``(n_classes, n_classes)`` confusion matrix.
+
+    See :func:`mean_iou_metric`. ``update_state(y_true, y_pred)`` takes labels ``(N, H, W)`` and
+    scores ``(N, H, W, n_classes)``; an optional ``sample_weight`` ``(N, H, W)`` weighs each pixel.
+    """
+
+    def __init__(self, n_classes, name="mean_iou", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.n_classes = _validate_n_classes(n_classes)
+        # float32 counts are exact up to 2**24 pixels per cell, then off by a relative 1e-7 at most.
+        self.confusion = self.add_variable(shape=(self.n_classes, self.n_classes), initializer="zeros",
+                                           dtype="float32", name="confusion")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        true = ops.one_hot(ops.reshape(ops.cast(y_true, "int32"), (-1,)), self.n_classes, dtype="float32")
+        predicted = ops.one_hot(ops.reshape(ops.argmax(y_pred, axis=-1), (-1,)), self.n_classes, dtype="float32")
+        if sample_weight is not None:
+            true = true * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        self.confusion.assign_add(ops.matmul(ops.transpose(true), predicted))
+
+    def result(self):
+        ops = keras.ops
+        hits = ops.diagonal(self.confusion)
+        union = ops.sum(self.confusion, axis=0) + ops.sum(self.confusion, axis=1) - hits
+        present = ops.cast(union > 0, "float32")
+        iou = hits / ops.maximum(union, 1.0)
+        return ops.sum(iou * present) / ops.maximum(ops.sum(present), 1.0)
+
+    def reset_state(self):
+        self.confusion.assign(keras.ops.zeros((self.n_classes, self.n_classes), dtype="float32"))
+
+    def get_config(self):
+        return {"n_classes": self.n_classes, "name": self.name}
