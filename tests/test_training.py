@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from unet_lib import cli
-from unet_lib.data import make_shapes_dataset
 from unet_lib._keras import keras
+from unet_lib.data import make_shapes_dataset
 from unet_lib.training import (
     CPU_CONFIG,
     GPU_CONFIG,
