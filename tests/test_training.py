@@ -167,3 +167,15 @@ def test_train_unet_on_given_arrays_and_batches():
         train_unet(config, train_data=make_shapes_dataset(8, (16, 16)), held_out=held_out)
     with pytest.raises(ValueError, match="fraction must be in"):
         split_held_out(images, masks, fraction=1.5)
+
+
+def test_class_weights_to_a_power_keep_the_mean_pixel_weight_at_one():
+    masks = np.array([[[0, 0, 0, 1]]])
+    half = balanced_class_weights(masks, 2, power=0.5)
+    assert half[1] / half[0] == pytest.approx(np.sqrt(3))  # the full weights' ratio is 3
+    assert pixel_weights(masks, half).mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(balanced_class_weights(masks, 2, power=0), [1.0, 1.0])
+    with pytest.raises(ValueError, match="power must be a number >= 0"):
+        balanced_class_weights(masks, 2, power=-1)
+    with pytest.raises(ValueError, match="class_weighting must be a number >= 0"):
+        TrainingConfig(class_weighting=-0.5)

@@ -35,3 +35,76 @@ def one_hot(mask: np.ndarray, n_classes: int) -> np.ndarray:
             f"mask labels must lie in [0, {n_classes}), got values from {mask.min()} to {mask.max()}"
         )
     return (mask[..., None] == np.arange(n_classes)).astype(np.float32)
+
+
+def colour_mask_to_labels(mask_rgb: np.ndarray, palette) -> np.ndarray:
+    """Turn a mask stored as colours (CamVid, Cityscapes' colour files) into class indices.
+
+    Class ``i`` is the pixels whose colour is exactly ``palette[i]``.
+
+    Args:
+        mask_rgb: integer RGB values in ``[0, 255]`` (usually uint8), one mask ``(H, W, 3)`` or a
+            batch ``(N, H, W, 3)``, as read from an RGB PNG.
+        palette: the colour of each class, a sequence of ``(red, green, blue)`` triples in
+            ``[0, 255]``, shape ``(n_classes, 3)``; no colour twice. A colour may be absent from
+            the mask.
+
+    Returns:
+        int32 class indices of shape ``(H, W)`` (or ``(N, H, W)``): ``out[..., y, x] == i``
+        where ``mask_rgb[..., y, x, :] == palette[i]``.
+
+    Raises:
+        ValueError: if ``mask_rgb`` is not an integer array of shape ``(H, W, 3)`` or
+            ``(N, H, W, 3)``, ``palette`` is not a list of distinct RGB triples in ``[0, 255]``,
+            or a pixel has a colour that is not in ``palette``: the message gives the first such
+            pixel's position (row-major order) and colour, and how many pixels have unknown colours.
+
+    Example:
+        >>> mask_rgb = np.array([[[0, 0, 0], [255, 0, 0]]], dtype=np.uint8)  # (1, 2, 3): black, red
+        >>> colour_mask_to_labels(mask_rgb, [(0, 0, 0), (0, 255, 0), (255, 0, 0)])
+        array([[0, 2]], dtype=int32)
+    """
+    mask_rgb = np.asarray(mask_rgb)
+    if mask_rgb.ndim not in (3, 4) or mask_rgb.shape[-1] != 3:
+        raise ValueError(f"mask_rgb must have shape (H, W, 3) or (N, H, W, 3), got shape {mask_rgb.shape}")
+    if not np.issubdtype(mask_rgb.dtype, np.integer):
+        raise ValueError(f"mask_rgb must hold integer RGB values (uint8), got dtype {mask_rgb.dtype}")
+    if mask_rgb.size and (mask_rgb.min() < 0 or mask_rgb.max() > 255):
+        raise ValueError(f"mask_rgb values must lie in [0, 255], got values from {mask_rgb.min()} to {mask_rgb.max()}")
+    try:
+        colours = np.asarray(palette)
+    except ValueError:  # ragged: triples of different lengths
+        colours = np.asarray(palette, dtype=object)
+    whole_numbers = (np.issubdtype(colours.dtype, np.number) and colours.size > 0
+                     and np.all(np.isfinite(colours)) and np.all(colours == np.round(colours)))
+    if (not whole_numbers or colours.ndim != 2 or colours.shape[1] != 3
+            or colours.min() < 0 or colours.max() > 255):
+        raise ValueError(f"palette must be a list of (red, green, blue) triples of integers in [0, 255], "
+                         f"got {palette!r}")
+    colours = colours.astype(np.int64)
+
+    # One integer per colour (0xRRGGBB), so a pixel's class is a lookup in the sorted palette codes.
+    def codes(rgb):
+        rgb = rgb.astype(np.int64)
+        return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+    palette_codes = codes(colours)
+    order = np.argsort(palette_codes, kind="stable")
+    sorted_codes = palette_codes[order]
+    repeated = sorted_codes[1:] == sorted_codes[:-1]
+    if repeated.any():
+        colour = tuple(int(v) for v in colours[order[1:][repeated][0]])
+        raise ValueError(f"palette must give each class its own colour, but {colour} appears more than once")
+    pixel_codes = codes(mask_rgb)
+    slots = np.minimum(np.searchsorted(sorted_codes, pixel_codes), len(sorted_codes) - 1)
+    known = sorted_codes[slots] == pixel_codes
+    if not known.all():
+        position = tuple(int(i) for i in np.argwhere(~known)[0])
+        colour = tuple(int(v) for v in mask_rgb[position])
+        n_unknown = int((~known).sum())
+        raise ValueError(
+            f"mask_rgb pixel {list(position)} has colour {colour}, which is not in the palette "
+            f"({len(colours)} colour{'' if len(colours) == 1 else 's'}); {n_unknown} of {known.size} pixels have "
+            "colours outside it"
+        )
+    return order[slots].astype(np.int32)

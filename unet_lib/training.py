@@ -1,7 +1,7 @@
 """Train the course U-Net on the embedded shapes data, to a measured quality, and evaluate it.
 
 The configuration depends on the hardware (:func:`default_config`): on a CPU a small U-Net on
-64x64 scenes that reaches a mean IoU of 0.90 on held-out scenes in about four minutes on 2 cores; on a GPU a
+64x64 scenes that reaches a mean IoU of 0.90 on held-out scenes in under three minutes on 2 cores; on a GPU a
 wider, deeper one on larger scenes, with mixed precision and XLA compilation. XLA stays off on a
 CPU, where it makes training slower.
 
@@ -54,6 +54,9 @@ class TrainingConfig:
         batch_size: scenes per gradient step.
         learning_rate: peak learning rate of Adam, reached after the warm-up.
         warmup_fraction: share of the steps spent raising the learning rate from 0 to the peak.
+        class_weighting: how much rarer classes' pixels weigh in the loss: the ``power`` of
+            :func:`balanced_class_weights`, from the first epoch's masks (0: unweighted, 1: every
+            class weighs the same in total). Applies to array data, not to a ``PyDataset``.
         mixed_precision: ``None`` for float32, or a Keras dtype policy such as ``"mixed_float16"``.
         jit_compile: compile the train step with XLA (worth it on a GPU only).
     """
@@ -63,12 +66,13 @@ class TrainingConfig:
     depth: int = 4
     batch_norm: bool = True
     dropout_prob: float = 0.0
-    n_train: int = 3000
+    n_train: int = 2500
     n_held_out: int = 256
     epochs: int = 4
     batch_size: int = 8
     learning_rate: float = 3e-3
     warmup_fraction: float = 0.1
+    class_weighting: float = 0.5
     mixed_precision: str | None = None
     jit_compile: bool = False
 
@@ -81,6 +85,9 @@ class TrainingConfig:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+        if isinstance(self.class_weighting, bool) or not (
+                isinstance(self.class_weighting, (int, float)) and self.class_weighting >= 0):
+            raise ValueError(f"class_weighting must be a number >= 0, got {self.class_weighting!r}")
 
 
 CPU_CONFIG = TrainingConfig()
@@ -182,29 +189,35 @@ def build_training_model(config: TrainingConfig, steps: int, n_classes: int = N_
     return model
 
 
-def balanced_class_weights(masks: np.ndarray, n_classes: int) -> np.ndarray:
-    """One weight per class, inversely proportional to its pixel frequency in ``masks``.
+def balanced_class_weights(masks: np.ndarray, n_classes: int, power: float = 1.0) -> np.ndarray:
+    """One weight per class, inversely proportional to its pixel frequency in ``masks`` (to a power).
 
-    Normalised so that the average pixel of ``masks`` weighs 1: the loss keeps its scale and the
-    learning rate its meaning. A class absent from ``masks`` gets weight 0.
+    With ``power=1`` every class contributes the same total weight; ``power=0.5`` goes half way
+    (in log scale) from no weighting to that. Normalised so that the average pixel of ``masks``
+    weighs 1: the loss keeps its scale and the learning rate its meaning. A class absent from
+    ``masks`` gets weight 0.
 
     Args:
         masks: integer labels ``(N, H, W)`` in ``[0, n_classes)``.
         n_classes: number of classes.
+        power: exponent of the inverse frequency, >= 0 (0 gives every class weight 1).
 
     Returns:
         float32 array ``(n_classes,)``.
 
     Raises:
-        ValueError: if ``masks`` does not hold integer labels in ``[0, n_classes)``.
+        ValueError: if ``masks`` does not hold integer labels in ``[0, n_classes)``, or ``power``
+            is negative.
 
     Example:
         >>> balanced_class_weights(np.array([[0, 0, 0, 1]]), 2)
         array([0.6666667, 2.       ], dtype=float32)
     """
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or power < 0:
+        raise ValueError(f"power must be a number >= 0, got {power!r}")
     counts = np.bincount(_validated_masks(masks, n_classes).ravel(), minlength=n_classes).astype(np.float64)
     with np.errstate(divide="ignore"):
-        weights = np.where(counts > 0, counts.sum() / (n_classes * counts), 0.0)
+        weights = np.where(counts > 0, (counts.sum() / (n_classes * counts)) ** power, 0.0)
     # Rescale so the mean weight over all pixels is exactly 1 (it differs when a class is absent).
     weights *= counts.sum() / (weights * counts).sum()
     return weights.astype(np.float32)
@@ -305,6 +318,7 @@ class TrainingRun:
         cpu_seconds: CPU time (user + system, all threads) of ``model.fit``.
         images_per_second: training images processed per second of ``train_seconds``.
         held_out: ``(images, masks)`` of the held-out scenes.
+        class_weights: the per-class loss weights used (``None`` for a ``PyDataset``).
     """
 
     model: object
@@ -314,6 +328,7 @@ class TrainingRun:
     cpu_seconds: float
     images_per_second: float
     held_out: tuple
+    class_weights: np.ndarray | None = None
 
 
 def split_held_out(images: np.ndarray, masks: np.ndarray, fraction: float = 0.1, seed: int = HELD_OUT_SEED):
@@ -358,6 +373,11 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
     With ``train_data`` (lesson 04), the model trains ``config.epochs`` passes over it, shuffled;
     ``config.n_train`` and ``config.n_held_out`` are not used.
 
+    Each pixel's loss is weighted by its class (``config.class_weighting``, weights from the first
+    epoch's masks; not for a ``PyDataset``), on held-out images too, so the two losses compare. On
+    the shapes, where background is 9 pixels in 10, half-way weights (power 0.5) let the model tell
+    discs from triangles about an epoch sooner than no weights (docs/BENCHMARKS.md).
+
     Args:
         config: the configuration; ``None`` for :func:`default_config`.
         train_data: ``(images, masks)`` arrays, ``(N, H, W, 3)`` and ``(N, H, W)``, or a
@@ -370,8 +390,8 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
         callbacks: extra Keras callbacks.
 
     Returns:
-        A :class:`TrainingRun` with the model, its history and the timings (scene generation
-        included).
+        A :class:`TrainingRun` with the model, its history, the class weights and the timings
+        (scene generation included).
 
     Raises:
         ValueError: if only one of ``train_data`` and ``held_out`` is given, or their shapes do not
@@ -381,39 +401,44 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
     if (train_data is None) != (held_out is None):
         raise ValueError("train_data and held_out go together: give both (see split_held_out) or neither")
     set_seed(TRAIN_SEED)
-    if held_out is None:
+    if train_data is None:
         held_out = make_shapes_dataset(config.n_held_out, config.image_size, seed=HELD_OUT_SEED)
+        epoch_data = (make_shapes_dataset(config.n_train, config.image_size, seed=TRAIN_SEED + epoch)
+                      for epoch in range(config.epochs))  # drawn one epoch at a time
+        steps_per_epoch = -(-config.n_train // config.batch_size)
     else:
         held_out = tuple(np.asarray(array) for array in held_out)
         _check_image_size("held_out", held_out[0].shape, config)
-    steps_per_epoch = (len(train_data) if isinstance(train_data, keras.utils.PyDataset)
-                       else -(-len(train_data[0] if train_data is not None else range(config.n_train))
-                              // config.batch_size))
+        if isinstance(train_data, keras.utils.PyDataset):
+            epoch_data, steps_per_epoch = None, len(train_data)
+        else:
+            train_data = tuple(np.asarray(array) for array in train_data)
+            _check_image_size("train_data", train_data[0].shape, config)
+            epoch_data = (train_data for _ in range(config.epochs))  # the same images, reshuffled each epoch
+            steps_per_epoch = -(-len(train_data[0]) // config.batch_size)
     model = build_training_model(config, steps=config.epochs * steps_per_epoch, n_classes=n_classes)
-    fit_options = dict(validation_data=held_out, validation_batch_size=max(config.batch_size, 64), verbose=verbose,
-                       callbacks=callbacks)
-    history: dict[str, list] = {}
-    n_images = 0
     wall_start, cpu_start = time.perf_counter(), time.process_time()
-    if train_data is None:
-        for epoch in range(config.epochs):
-            images, masks = make_shapes_dataset(config.n_train, config.image_size, seed=TRAIN_SEED + epoch)
-            # One fit call per epoch, so each epoch trains on new scenes; the compiled step is reused.
-            logs = model.fit(images, masks, batch_size=config.batch_size, epochs=epoch + 1, initial_epoch=epoch,
-                             **fit_options).history
-            for name, values in logs.items():
-                history.setdefault(name, []).extend(values)
-            n_images += len(images)
-    elif isinstance(train_data, keras.utils.PyDataset):
-        history = model.fit(train_data, epochs=config.epochs, **fit_options).history
+    fit_options = dict(validation_batch_size=max(config.batch_size, 64), verbose=verbose, callbacks=callbacks)
+    history: dict[str, list] = {}
+    class_weights = None
+    if epoch_data is None:
+        history = model.fit(train_data, epochs=config.epochs, validation_data=held_out, **fit_options).history
         # A dataset that does not say how many images it holds is counted as full batches.
         n_images = config.epochs * getattr(train_data, "n_images", len(train_data) * config.batch_size)
     else:
-        images, masks = (np.asarray(array) for array in train_data)
-        _check_image_size("train_data", images.shape, config)
-        history = model.fit(images, masks, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
-                            **fit_options).history
-        n_images = config.epochs * len(images)
+        n_images = 0
+        for epoch, (images, masks) in enumerate(epoch_data):
+            if class_weights is None:
+                class_weights = balanced_class_weights(masks, n_classes, config.class_weighting)
+                # Held-out pixels weigh the same, so validation and training losses compare.
+                weighted_held_out = (*held_out, pixel_weights(held_out[1], class_weights))
+            # One fit call per epoch (new scenes each time); the compiled step is reused.
+            logs = model.fit(images, masks, sample_weight=pixel_weights(masks, class_weights),
+                             batch_size=config.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=True,
+                             validation_data=weighted_held_out, **fit_options).history
+            for name, values in logs.items():
+                history.setdefault(name, []).extend(values)
+            n_images += len(images)
     train_seconds = time.perf_counter() - wall_start
     cpu_seconds = time.process_time() - cpu_start
     return TrainingRun(
@@ -424,6 +449,7 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
         cpu_seconds=cpu_seconds,
         images_per_second=n_images / train_seconds,
         held_out=held_out,
+        class_weights=class_weights,
     )
 
 

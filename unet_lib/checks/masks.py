@@ -7,10 +7,18 @@ from collections.abc import Callable
 import numpy as np
 
 from unet_lib.checks.core import Case, verify
-from unet_lib.masks import one_hot
+from unet_lib.masks import colour_mask_to_labels, one_hot
 
 # Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
-GRADED = {"one_hot": ["unet_lib.masks.one_hot"]}
+GRADED = {
+    "one_hot": ["unet_lib.masks.one_hot"],
+    "colour_mask_to_labels": ["unet_lib.masks.colour_mask_to_labels"],
+}
+
+CAMVID_COLOURS = [(128, 128, 128), (128, 0, 0), (128, 64, 128), (0, 0, 192), (128, 128, 0), (64, 64, 128),
+                  (64, 64, 0), (0, 128, 192)]
+"""Eight of CamVid's class colours: sky, building, road, sidewalk, tree, fence, pedestrian, bicyclist.
+Some differ in one channel only (fence and pedestrian, sky and tree)."""
 
 
 def one_hot_cases() -> list[Case]:
@@ -28,3 +36,32 @@ def one_hot_cases() -> list[Case]:
 def check_one_hot(learner_one_hot: Callable[[np.ndarray, int], np.ndarray]) -> None:
     """Check a learner's ``one_hot(mask, n_classes)`` against the reference on several masks."""
     verify("one_hot", learner_one_hot, one_hot_cases())
+
+
+def _paint(labels: np.ndarray, palette) -> np.ndarray:
+    """The colour mask whose pixel of class ``i`` has colour ``palette[i]``: uint8 ``labels.shape + (3,)``."""
+    return np.asarray(palette, dtype=np.uint8)[labels]
+
+
+def colour_mask_to_labels_cases() -> list[Case]:
+    """Colour masks, single and batched, with palettes as lists or arrays, and the reference labels."""
+    rng = np.random.default_rng(4)
+    black_red_green = [(0, 0, 0), (255, 0, 0), (0, 255, 0)]
+    # Colours that differ in one channel only; no pixel has class 0 or 3.
+    near_colours = [[0, 0, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]]
+    inputs = [
+        ("2x3 mask, black/red/green palette", np.array([[0, 1, 1], [0, 2, 2]]), black_red_green),
+        ("4x5 mask, CamVid's colours as a uint8 array", rng.integers(0, 8, (4, 5)),
+         np.array(CAMVID_COLOURS, dtype=np.uint8)),
+        ("batch of 2 masks, shape (2, 3, 4, 3)", rng.integers(0, 3, (2, 3, 4)), black_red_green),
+        ("3x3 mask, palette entries 0 and 3 unused", rng.integers(1, 3, (3, 3)), near_colours),
+        ("1x1 mask, 1 colour", np.zeros((1, 1), dtype=int), [(7, 8, 9)]),
+    ]
+    inputs = [(label, _paint(labels, palette), palette) for label, labels, palette in inputs]
+    return [Case(label, (mask_rgb, palette), colour_mask_to_labels(mask_rgb, palette))
+            for label, mask_rgb, palette in inputs]
+
+
+def check_colour_mask_to_labels(learner_function: Callable[[np.ndarray, object], np.ndarray]) -> None:
+    """Check a learner's ``colour_mask_to_labels(mask_rgb, palette)`` against the reference on several masks."""
+    verify("colour_mask_to_labels", learner_function, colour_mask_to_labels_cases())
