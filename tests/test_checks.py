@@ -61,3 +61,15 @@ def test_check_failed_renders_without_traceback_in_ipython():
 def test_check_one_hot_rejects_a_wrong_answer():
     with pytest.raises(CheckFailed, match="values differ; first at"):
         check_one_hot(lambda mask, n: 1.0 - (np.asarray(mask)[..., None] == np.arange(n)))
+
+
+def test_a_check_loads_without_the_model_checks_or_keras():
+    # Grading one_hot runs a fresh process per exercise: it should not pay for importing TensorFlow.
+    import subprocess
+    import sys
+
+    program = ("import sys\nfrom unet_lib import check_one_hot\nfrom unet_lib.checks import CheckFailed\n"
+               "print(sorted(m for m in ('keras', 'tensorflow', 'unet_lib.checks.model') if m in sys.modules))")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                               check=True)
+    assert completed.stdout.strip() == "[]"

@@ -8,8 +8,7 @@ keeps TensorFlow's native log lines out of the output.
 
 from __future__ import annotations
 
-import importlib
-
+from unet_lib._lazy import lazy_exports
 from unet_lib._quiet import configure_tensorflow_logging
 
 configure_tensorflow_logging()
@@ -95,15 +94,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'unet_lib' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

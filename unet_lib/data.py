@@ -190,7 +190,59 @@ def augment_batch(
     return images, masks
 
 
-class ShapesBatches(keras.utils.PyDataset):
+class ShuffledBatches(keras.utils.PyDataset):
+    """Batches of ``n_images`` items in a new order each epoch, optionally flipped and rotated.
+
+    The order and the moves depend only on ``seed``, the epoch and the batch index, so a run is
+    repeatable. Subclasses say how to fetch the chosen items in :meth:`load_items`.
+
+    Args:
+        n_images: how many items there are.
+        batch_size: items per batch, at least 1; the last batch may be smaller.
+        augment: whether to flip and rotate each batch at random (:func:`augment_batch`).
+        shuffle: whether to visit the items in a new random order each epoch.
+        seed: seed for the order and the moves.
+        **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``...).
+
+    Attributes:
+        n_images: the number of items.
+    """
+
+    def __init__(self, n_images, batch_size=32, augment=True, shuffle=True, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.n_images = int(n_images)
+        self.batch_size, self.augment, self.shuffle, self.seed = int(batch_size), augment, shuffle, seed
+        self.epoch = 0
+        self._order = self._epoch_order()
+
+    def load_items(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(images, masks)`` of these item indices, ``(B, H, W, C)`` and ``(B, H, W)``."""
+        raise NotImplementedError
+
+    def _epoch_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n_images)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.n_images)
+
+    def __len__(self) -> int:
+        return math.ceil(self.n_images / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
+        images, masks = self.load_items(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+        if self.augment:
+            images, masks = augment_batch(images, masks, np.random.default_rng([self.seed, self.epoch, index, 1]))
+        return images, masks
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._epoch_order()
+
+
+class ShapesBatches(ShuffledBatches):
     """Feeds scenes and masks to ``model.fit`` in shuffled, optionally augmented batches.
 
     A ``keras.utils.PyDataset``, so it works on every Keras backend. Each epoch visits every scene
@@ -221,38 +273,14 @@ class ShapesBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, images, masks, batch_size=32, augment=True, shuffle=True, seed=0, **kwargs):
-        super().__init__(**kwargs)
         images, masks = np.asarray(images), np.asarray(masks)
         if images.ndim != 4 or masks.shape != images.shape[:3] or len(images) == 0:
             raise ValueError(
                 f"images must be (N, H, W, C) and masks (N, H, W) with the same N >= 1, H and W; "
                 f"got images {images.shape} and masks {masks.shape}"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.images, self.masks = images, masks
-        self.n_images = len(images)
-        self.batch_size, self.augment, self.shuffle, self.seed = int(batch_size), augment, shuffle, seed
-        self.epoch = 0
-        self._order = self._epoch_order()
+        super().__init__(len(images), batch_size, augment, shuffle, seed, **kwargs)
 
-    def _epoch_order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.images))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
-        chosen = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        images, masks = self.images[chosen], self.masks[chosen]
-        if self.augment:
-            images, masks = augment_batch(images, masks, np.random.default_rng([self.seed, self.epoch, index, 1]))
-        return images, masks
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = self._epoch_order()
+    def load_items(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[indices], self.masks[indices]

@@ -31,7 +31,6 @@ How a mask file stores its labels, its *layout* (the ``mask_layout`` argument):
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from unet_lib._keras import keras
-from unet_lib.data import augment_batch
+from unet_lib.data import ShuffledBatches
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 """File endings read as images, in any letter case."""
@@ -494,7 +492,7 @@ def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple
     )
 
 
-class SegmentationFolderBatches(keras.utils.PyDataset):
+class SegmentationFolderBatches(ShuffledBatches):
     """Feeds a folder of images and masks to ``model.fit`` batch by batch, reading only each batch's files.
 
     For folders too large to load at once. The pairing is checked when the object is made, from
@@ -544,43 +542,18 @@ class SegmentationFolderBatches(keras.utils.PyDataset):
         n_classes=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
         self.image_size = _parse_image_size(image_size, required=True)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.mask_layout = _parse_layout(mask_layout)
         self.n_classes = _parse_n_classes(n_classes)
         self._pairs, _ = _scan_folders(images_dir, masks_dir, self.image_size, self.mask_layout)
         self.stems = [pair.stem for pair in self._pairs]
-        self.n_images = len(self.stems)
-        self.batch_size, self.shuffle, self.seed, self.augment = int(batch_size), shuffle, int(seed), augment
-        self.epoch = 0
-        self._order = self._epoch_order()
+        super().__init__(len(self._pairs), batch_size, augment, shuffle, int(seed), **kwargs)
 
-    def _epoch_order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self._pairs))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self._pairs))
-
-    def __len__(self) -> int:
-        return math.ceil(len(self._pairs) / self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        images, masks = _read_pairs(
-            [self._pairs[i] for i in chosen], self.mask_layout, self.n_classes, self.image_size, resize=True
-        )
-        if self.augment:
-            images, masks = augment_batch(images, masks, np.random.default_rng([self.seed, self.epoch, index, 1]))
-        return images, masks
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = self._epoch_order()
+    def load_items(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _read_pairs([self._pairs[i] for i in indices], self.mask_layout, self.n_classes, self.image_size,
+                           resize=True)
 
 
 def write_segmentation_folder(images, masks, images_dir, masks_dir) -> list[str]:

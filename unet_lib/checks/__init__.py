@@ -1,21 +1,25 @@
-"""Self-checks for the "your turn" exercises, with feedback that says what differs."""
+"""Self-checks for the "your turn" exercises, with feedback that says what differs.
 
-from unet_lib.checks.core import Case, CheckFailed, describe_difference, verify
-from unet_lib.checks.masks import check_colour_mask_to_labels, check_one_hot
-from unet_lib.checks.model import check_conv_block, check_unet_model, check_upsampling_block, layer_summary
-from unet_lib.checks.transpose import check_conv_transpose2d_naive, check_conv_transpose_output_size
+Names load on first use: grading ``one_hot`` need not import Keras for the model checks.
+"""
 
-__all__ = [
-    "Case",
-    "CheckFailed",
-    "check_colour_mask_to_labels",
-    "check_conv_transpose2d_naive",
-    "check_conv_transpose_output_size",
-    "check_conv_block",
-    "check_one_hot",
-    "check_unet_model",
-    "check_upsampling_block",
-    "describe_difference",
-    "layer_summary",
-    "verify",
-]
+from unet_lib._lazy import lazy_exports
+
+_EXPORTS = {
+    "Case": "unet_lib.checks.core",
+    "CheckFailed": "unet_lib.checks.core",
+    "check_colour_mask_to_labels": "unet_lib.checks.masks",
+    "check_conv_transpose2d_naive": "unet_lib.checks.transpose",
+    "check_conv_transpose_output_size": "unet_lib.checks.transpose",
+    "check_conv_block": "unet_lib.checks.model",
+    "check_one_hot": "unet_lib.checks.masks",
+    "check_unet_model": "unet_lib.checks.model",
+    "check_upsampling_block": "unet_lib.checks.model",
+    "describe_difference": "unet_lib.checks.core",
+    "layer_summary": "unet_lib.checks.model",
+    "verify": "unet_lib.checks.core",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -164,11 +164,7 @@ def recorded_cases(exercise: str) -> list[Case]:
     Raises:
         ValueError: if nothing was recorded for ``exercise``.
     """
-    path = RECORDED_DIR / f"{exercise}.pkl"
-    if not path.is_file():
-        raise ValueError(f"exercise must be one recorded with this release, got {exercise!r} (no {path})")
-    with path.open("rb") as file:
-        record = pickle.load(file)
+    record = _load_recorded(exercise, "exercise")
     return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"])) for c in record["cases"]]
 
 
@@ -184,8 +180,12 @@ def recorded_value(function: str):
     Raises:
         ValueError: if nothing was recorded for ``function``.
     """
-    path = RECORDED_DIR / f"{function}.pkl"
+    return _load_recorded(function, "function")
+
+
+def _load_recorded(name: str, argument: str):
+    path = RECORDED_DIR / f"{name}.pkl"
     if not path.is_file():
-        raise ValueError(f"function must be one recorded with this release, got {function!r} (no {path})")
+        raise ValueError(f"{argument} must be one recorded with this release, got {name!r} (no {path})")
     with path.open("rb") as file:
         return pickle.load(file)
