@@ -311,3 +311,15 @@ print(json.dumps({"counts": counts, "losses": run.history["loss"], "unet_model_r
     assert result["counts"] == expected
     assert len(result["losses"]) == 2 and all(loss > 0 for loss in result["losses"])
     assert result["unet_model_removed"] and not result["body"]
+
+
+def test_recorded_lists_are_found_and_malformed_ones_named(tmp_path):
+    from unet_lib.classroom.exercises import discover_recorded
+
+    checks = tmp_path / "pkg" / "checks"
+    checks.mkdir(parents=True)
+    (checks / "good.py").write_text('RECORDED = ["table"]\n')
+    assert discover_recorded(tmp_path / "pkg") == {"pkg.checks.good.table": "pkg.checks.good"}
+    (checks / "bad.py").write_text('RECORDED = "table"\n')
+    with pytest.raises(ValueError, match="bad.py: RECORDED must be a literal list of function names"):
+        discover_recorded(tmp_path / "pkg")

@@ -53,6 +53,21 @@ class LessonExercise:
     check_call: str
 
 
+def _checks_constants(package_dir: Path, constant: str):
+    """``(path, module, value)`` for each top-level ``<constant> = <literal>`` in ``package_dir/checks/*.py``.
+
+    ``value`` is ``None`` when the right-hand side is not a literal. Read with ``ast``, never imported.
+    """
+    for path in sorted((package_dir / "checks").glob("*.py")):
+        module = f"{package_dir.name}.checks.{path.stem}"
+        for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [constant]:
+                try:
+                    yield path, module, ast.literal_eval(node.value)
+                except ValueError:
+                    yield path, module, None
+
+
 def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
     """Every exercise named in a ``GRADED`` dict of a module under ``package_dir/checks/``.
 
@@ -71,25 +86,17 @@ def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
     if not checks_dir.is_dir():
         raise ValueError(f"package_dir must be a package with a checks/ folder, got {str(package_dir)!r}")
     exercises: dict[str, GradedExercise] = {}
-    for path in sorted(checks_dir.glob("*.py")):
-        module = f"{package_dir.name}.checks.{path.stem}"
-        for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
-            if not (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["GRADED"]):
-                continue
-            try:
-                graded = ast.literal_eval(node.value)
-            except ValueError:
-                graded = None
-            if not isinstance(graded, dict) or not all(
-                isinstance(name, str) and isinstance(functions, list) and all(isinstance(f, str) for f in functions)
-                for name, functions in graded.items()
-            ):
-                raise ValueError(f"{path}: GRADED must be a literal dict of exercise name -> list of dotted names")
-            for name, functions in graded.items():
-                if name in exercises:
-                    first = exercises[name].checks_module
-                    raise ValueError(f"exercise {name!r} is GRADED in both {first} and {module}")
-                exercises[name] = GradedExercise(name, module, tuple(functions))
+    for path, module, graded in _checks_constants(package_dir, "GRADED"):
+        if not isinstance(graded, dict) or not all(
+            isinstance(name, str) and isinstance(functions, list) and all(isinstance(f, str) for f in functions)
+            for name, functions in graded.items()
+        ):
+            raise ValueError(f"{path}: GRADED must be a literal dict of exercise name -> list of dotted names")
+        for name, functions in graded.items():
+            if name in exercises:
+                first = exercises[name].checks_module
+                raise ValueError(f"exercise {name!r} is GRADED in both {first} and {module}")
+            exercises[name] = GradedExercise(name, module, tuple(functions))
     return dict(sorted(exercises.items()))
 
 
@@ -112,18 +119,10 @@ def discover_recorded(package_dir: str | Path) -> dict[str, str]:
         ValueError: if a ``RECORDED`` is not a literal list of function names.
     """
     recorded = {}
-    for path in sorted((Path(package_dir) / "checks").glob("*.py")):
-        module = f"{Path(package_dir).name}.checks.{path.stem}"
-        for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
-            if not (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["RECORDED"]):
-                continue
-            try:
-                names = ast.literal_eval(node.value)
-            except ValueError:
-                names = None
-            if not isinstance(names, list) or not all(isinstance(name, str) and name.isidentifier() for name in names):
-                raise ValueError(f"{path}: RECORDED must be a literal list of function names")
-            recorded.update({f"{module}.{name}": module for name in names})
+    for path, module, names in _checks_constants(Path(package_dir), "RECORDED"):
+        if not isinstance(names, list) or not all(isinstance(name, str) and name.isidentifier() for name in names):
+            raise ValueError(f"{path}: RECORDED must be a literal list of function names")
+        recorded.update({f"{module}.{name}": module for name in names})
     return recorded
 
 
