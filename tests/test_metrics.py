@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from unet_lib import (
+    CrossEntropyDiceLoss,
     boundary_band,
     boundary_iou,
     confusion_matrix,
@@ -157,13 +158,54 @@ def test_keras_metric_weighs_pixels_resets_and_reloads_with_a_saved_model(tmp_pa
     metric.update_state(y_true, logits, sample_weight=np.array([[[0, 1], [1, 1]]], dtype=np.float32))
     assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(1.0)
     model = make_unet((16, 16, 3), 4, 3, depth=2, batch_norm=True, dropout_prob=0.0)
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[mean_iou_metric(3)])
+    model.compile(optimizer="adam", loss=CrossEntropyDiceLoss(0.5), metrics=[mean_iou_metric(3)])
     images = np.random.default_rng(0).random((4, 16, 16, 3), dtype=np.float32)
     masks = np.random.default_rng(1).integers(0, 3, (4, 16, 16)).astype(np.int32)
     model.fit(images, masks, verbose=0)
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(reloaded.loss, CrossEntropyDiceLoss) and reloaded.loss.dice_weight == 0.5
     scores = reloaded.evaluate(images, masks, verbose=0, return_dict=True)
     assert scores["mean_iou"] == pytest.approx(mean_iou(masks, model.predict(images, verbose=0).argmax(-1), 3),
                                                abs=1e-6)
+
+
+def _softmax(logits):
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def test_cross_entropy_dice_loss_against_numpy():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, (2, 4, 5)).astype(np.int32)
+    logits = rng.normal(size=(2, 4, 5, 3)).astype(np.float32)
+    probabilities = _softmax(logits.astype(np.float64))
+    truth = np.eye(3)[labels]
+    cross_entropy = -np.log(np.take_along_axis(probabilities, labels[..., None], axis=-1))[..., 0]
+    dice = (2 * (probabilities * truth).sum(axis=(0, 1, 2)) + 1) / (probabilities.sum(axis=(0, 1, 2))
+                                                                     + truth.sum(axis=(0, 1, 2)) + 1)
+    for dice_weight in (0.0, 1.0, 2.5):
+        loss = CrossEntropyDiceLoss(dice_weight)
+        per_pixel = keras.ops.convert_to_numpy(loss.call(labels, logits))
+        np.testing.assert_allclose(per_pixel, cross_entropy + dice_weight * (1 - dice.mean()), rtol=1e-5)
+        assert float(keras.ops.convert_to_numpy(loss(labels, logits))) == pytest.approx(per_pixel.mean(), rel=1e-5)
+    # Pixel weights multiply each pixel's value, the Dice part included.
+    weights = rng.random(labels.shape).astype(np.float32)
+    weighted = float(keras.ops.convert_to_numpy(CrossEntropyDiceLoss(1.0)(labels, logits, sample_weight=weights)))
+    assert weighted == pytest.approx((weights * (cross_entropy + 1 - dice.mean())).mean(), rel=1e-5)
+
+
+def test_cross_entropy_dice_loss_nearly_vanishes_on_confident_right_logits_and_rejects_bad_weights():
+    labels = np.array([[[0, 1], [2, 2]]], dtype=np.int32)
+    logits = 30.0 * np.eye(3, dtype=np.float32)[labels]
+    assert float(keras.ops.convert_to_numpy(CrossEntropyDiceLoss(1.0)(labels, logits))) < 1e-5
+    wrong = 30.0 * np.eye(3, dtype=np.float32)[(labels + 1) % 3]
+    # Every pixel wrong: no overlap, so each class's Dice is 1 / (predicted + true pixels + 1), from the
+    # smoothing alone: class 0 is predicted twice and true once, class 1 once and once, class 2 once and twice.
+    expected_dice_loss = 1 - np.mean([1 / 4, 1 / 3, 1 / 4])
+    per_pixel = keras.ops.convert_to_numpy(CrossEntropyDiceLoss(1.0).call(labels, wrong))
+    np.testing.assert_allclose(per_pixel, 30.0 + expected_dice_loss, rtol=1e-4)
+    assert CrossEntropyDiceLoss(0.5).get_config()["dice_weight"] == 0.5
+    for bad in (-1.0, True, "1", float("nan")):
+        with pytest.raises(ValueError, match="dice_weight must be a number >= 0"):
+            CrossEntropyDiceLoss(bad)

@@ -39,7 +39,7 @@ def test_hardware_picks_the_configuration():
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"epochs": 0}, "epochs must be a positive integer"), ({"learning_rate": -1.0}, "learning_rate must be"),
-     ({"warmup_fraction": 1.0}, "warmup_fraction must be in")],
+     ({"warmup_fraction": 1.0}, "warmup_fraction must be in"), ({"dice_weight": -0.5}, "dice_weight must be")],
 )
 def test_config_rejects_bad_values(change, message):
     with pytest.raises(ValueError, match=message):
@@ -52,6 +52,14 @@ def test_mixed_precision_model_keeps_float32_logits_and_restores_the_policy():
     assert model.get_layer("encoder1_conv1").compute_dtype == "float16"
     assert model.get_layer("logits").compute_dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_training_model_adds_the_configured_dice_term():
+    from unet_lib.metrics import CrossEntropyDiceLoss
+
+    model = build_training_model(dataclasses.replace(TINY, dice_weight=1.5), steps=4)
+    assert isinstance(model.loss, CrossEntropyDiceLoss) and model.loss.dice_weight == 1.5
+    assert CPU_CONFIG.dice_weight > 0
 
 
 def test_balanced_class_weights_and_pixel_weights():

@@ -66,6 +66,7 @@ _EXPORTS = {
     "build_release": "unet_lib.classroom.release",
     "CLASS_NAMES": "unet_lib.data",
     "confusion_matrix": "unet_lib.metrics",
+    "CrossEntropyDiceLoss": "unet_lib.metrics",
     "dice_per_class": "unet_lib.metrics",
     "draw_all": "unet_lib.figures",
     "iou_per_class": "unet_lib.metrics",

@@ -1,4 +1,4 @@
-"""Segmentation metrics on integer label maps, in NumPy, and a mean-IoU metric for ``model.fit``.
+"""Segmentation metrics on integer label maps, in NumPy; a mean-IoU metric and a Dice loss for ``model.fit``.
 
 All NumPy metrics take ``y_true`` and ``y_pred`` of the same shape, one class index per pixel:
 a single ``(H, W)`` map or a batch ``(N, H, W)``. Pixels of the whole batch are pooled, as Keras's
@@ -313,3 +313,58 @@ class MeanIoUMetric(keras.metrics.Metric):
 
     def get_config(self):
         return {"n_classes": self.n_classes, "name": self.name}
+
+
+@keras.saving.register_keras_serializable(package="unet_lib")
+class CrossEntropyDiceLoss(keras.losses.Loss):
+    """Cross-entropy at every pixel plus ``dice_weight`` times the soft Dice loss of the batch.
+
+    The cross-entropy scores each pixel on its own, so a class that covers few pixels adds little to
+    it. The Dice loss scores each class's overlap as a whole: for class ``c``, with ``p`` the softmax
+    probabilities and ``t`` the one-hot truth over all pixels of the batch,
+    ``D_c = (2 sum(p_c t_c) + 1) / (sum(p_c) + sum(t_c) + 1)``, the Dice score of
+    :func:`dice_per_class` made differentiable (probabilities for hard labels; the 1s keep it defined
+    for a class absent from the batch). The loss is ``1 - mean_c D_c``: every class counts the same,
+    however few its pixels.
+
+    ``call(y_true, y_pred)`` takes labels ``(N, H, W)`` and logits ``(N, H, W, n_classes)`` and
+    returns ``(N, H, W)``: each pixel's cross-entropy plus the batch's weighted Dice loss. A
+    ``sample_weight`` given to ``fit`` multiplies these per-pixel values, the Dice part included;
+    weights that average 1 (:func:`unet_lib.balanced_class_weights`) keep its scale. A model
+    compiled with this loss loads in a process that has imported ``unet_lib.metrics``.
+
+    Args:
+        dice_weight: weight of the Dice term, a number >= 0 (0: plain cross-entropy).
+        name: the loss's name.
+        reduction: Keras's reduction of the per-pixel values (default: their weighted mean).
+        dtype: dtype of the computation (default: Keras's float type, float32 even under mixed precision).
+
+    Raises:
+        ValueError: if ``dice_weight`` is not a number >= 0.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=CrossEntropyDiceLoss(dice_weight=1.0))  # doctest: +SKIP
+    """
+
+    def __init__(self, dice_weight=1.0, name="cross_entropy_dice", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if isinstance(dice_weight, bool) or not isinstance(dice_weight, (int, float)) or not dice_weight >= 0:
+            raise ValueError(f"dice_weight must be a number >= 0, got {dice_weight!r}")
+        self.dice_weight = float(dice_weight)
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        labels = ops.cast(y_true, "int32")
+        cross_entropy = ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)  # (N, H, W)
+        if self.dice_weight == 0:
+            return cross_entropy
+        probabilities = ops.softmax(y_pred, axis=-1)
+        truth = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=probabilities.dtype)
+        pixel_axes = (0, 1, 2)
+        overlap = ops.sum(probabilities * truth, axis=pixel_axes)  # (n_classes,)
+        total = ops.sum(probabilities, axis=pixel_axes) + ops.sum(truth, axis=pixel_axes)
+        dice_loss = 1.0 - ops.mean((2.0 * overlap + 1.0) / (total + 1.0))
+        return cross_entropy + self.dice_weight * dice_loss
+
+    def get_config(self):
+        return {**super().get_config(), "dice_weight": self.dice_weight}
