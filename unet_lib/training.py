@@ -73,7 +73,7 @@ class TrainingConfig:
     n_held_out: int = 256
     epochs: int = 3
     batch_size: int = 8
-    learning_rate: float = 3e-3
+    learning_rate: float = 5e-3
     warmup_fraction: float = 0.1
     class_weighting: float = 0.5
     dice_weight: float = 2.0
