@@ -249,6 +249,19 @@ def test_make_unet_gives_fresh_weights_and_follows_the_dtype_policy():
     assert mixed.get_layer("logits").dtype_policy.name == "float32"
 
 
+def test_a_seed_gives_the_same_weights_whether_or_not_the_structure_was_drawn_before():
+    """The first make_unet of a structure draws its graph (a model build); that must not use up seeded randomness."""
+    from unet_lib.checks.model import _draw_architecture
+    from unet_lib.environment import set_seed
+
+    def seeded_kernel():
+        set_seed(5)
+        return make_unet((16, 16, 3), 2, 3, depth=3, dropout_prob=0.0).get_layer("encoder1_conv1").get_weights()[0]
+
+    _draw_architecture.cache_clear()
+    np.testing.assert_array_equal(seeded_kernel(), seeded_kernel())
+
+
 def test_make_unet_refuses_other_structures_and_bad_sizes():
     with pytest.raises(ValueError, match="structure 'depth=6 .*make_unet does not build.*Use unet_model"):
         make_unet((64, 64, 3), depth=6)

@@ -12,6 +12,7 @@ from unet_lib.data import make_shapes_dataset
 from unet_lib.training import (
     CPU_CONFIG,
     GPU_CONFIG,
+    HELD_OUT_SEED,
     TrainingConfig,
     balanced_class_weights,
     build_training_model,
@@ -39,7 +40,8 @@ def test_hardware_picks_the_configuration():
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"epochs": 0}, "epochs must be a positive integer"), ({"learning_rate": -1.0}, "learning_rate must be"),
-     ({"warmup_fraction": 1.0}, "warmup_fraction must be in"), ({"dice_weight": -0.5}, "dice_weight must be")],
+     ({"warmup_fraction": 1.0}, "warmup_fraction must be in"), ({"dice_weight": -0.5}, "dice_weight must be"),
+     ({"seed": -1}, "seed must be an integer >= 0"), ({"seed": 1.5}, "seed must be an integer >= 0")],
 )
 def test_config_rejects_bad_values(change, message):
     with pytest.raises(ValueError, match=message):
@@ -107,6 +109,15 @@ def test_short_training_run_lowers_the_loss():
     assert images.shape == (16, 32, 32, 3) and masks.shape == (16, 32, 32)
 
 
+def test_the_seed_decides_the_run_and_never_draws_the_held_out_scenes():
+    config = dataclasses.replace(TINY, n_train=16, epochs=1)
+    first, again, other = (train_unet(dataclasses.replace(config, seed=seed), verbose=0) for seed in (0, 0, 1))
+    np.testing.assert_array_equal(first.held_out[0], other.held_out[0])  # held-out scenes: seed-independent
+    assert first.history["loss"] == again.history["loss"] != other.history["loss"]
+    with pytest.raises(ValueError, match="clear of the held-out seed 10000, got seed 9999 with 2 epochs"):
+        train_unet(dataclasses.replace(TINY, seed=HELD_OUT_SEED - 1), verbose=0)
+
+
 def test_pixel_weights_work_as_fit_sample_weights():
     """Keras accepts a per-pixel (N, H, W) sample_weight for dense targets; class_weight it does not."""
     config = dataclasses.replace(TINY, epochs=1)
@@ -124,11 +135,11 @@ def test_train_verb_prints_json_and_saves(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("unet_lib.training.CPU_CONFIG", TINY)
     monkeypatch.setattr("unet_lib.training.GPU_CONFIG", TINY)
     out = tmp_path / "model.keras"
-    code = cli.main(["train", "--epochs", "1", "--quiet", "--out", str(out)])
+    code = cli.main(["train", "--epochs", "1", "--seed", "3", "--quiet", "--out", str(out)])
     assert code == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"val_mean_iou", "train_seconds", "images_per_second", "backend", "device"} <= set(report)
-    assert 0 <= report["val_mean_iou"] <= 1 and report["config"]["epochs"] == 1
+    assert 0 <= report["val_mean_iou"] <= 1 and report["config"]["epochs"] == 1 and report["config"]["seed"] == 3
     reloaded = keras.saving.load_model(out)
     assert tuple(reloaded.output.shape) == (None, 32, 32, 3)
 

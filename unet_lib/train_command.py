@@ -28,6 +28,8 @@ def add_command(subparsers) -> None:
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="scene height and width")
     parser.add_argument("--batch-size", type=int, help="scenes per gradient step")
     parser.add_argument("--n-train", type=int, help="number of training scenes")
+    parser.add_argument("--seed", type=int, help="seed of the initial weights, the shuffling and the training "
+                        "scenes (default: the configuration's); the held-out scenes stay the same")
     parser.add_argument("--data", metavar="DIR", help="train on your folder instead of the embedded scenes: DIR "
                         "holds images/ and masks/ (class indices), or CARLA's CameraRGB/ and CameraMask/, or the "
                         "Oxford-IIIT Pet's images/ and annotations/trimaps/; 10%% is held out for evaluation")
@@ -55,6 +57,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         "image_size": tuple(arguments.image_size) if arguments.image_size else None,
         "batch_size": arguments.batch_size,
         "n_train": arguments.n_train,
+        "seed": arguments.seed,
     }
     try:
         config = dataclasses.replace(default_config(), **{k: v for k, v in overrides.items() if v is not None})

@@ -32,9 +32,6 @@ from unet_lib.metrics import (
 )
 from unet_lib.model import make_unet
 
-TRAIN_SEED = 0
-"""Seed of the first epoch's training scenes (epoch ``e`` draws with ``TRAIN_SEED + e``) and of the weights."""
-
 HELD_OUT_SEED = 10_000
 """Seed of the held-out scenes used for evaluation: training never draws from it."""
 
@@ -49,7 +46,7 @@ class TrainingConfig:
         depth: number of poolings.
         batch_norm: batch normalisation after every 3x3 convolution.
         dropout_prob: dropout in the last encoder block and the bottleneck.
-        n_train: training scenes per epoch, fresh ones every epoch (seed ``TRAIN_SEED + epoch``).
+        n_train: training scenes per epoch, fresh ones every epoch (seed ``seed + epoch``).
         n_held_out: held-out scenes for validation and the final score (seed :data:`HELD_OUT_SEED`).
         epochs: epochs, each on ``n_train`` new scenes.
         batch_size: scenes per gradient step.
@@ -62,6 +59,9 @@ class TrainingConfig:
             (:class:`unet_lib.metrics.CrossEntropyDiceLoss`; 0: cross-entropy alone).
         mixed_precision: ``None`` for float32, or a Keras dtype policy such as ``"mixed_float16"``.
         jit_compile: compile the train step with XLA (worth it on a GPU only).
+        seed: seed of the initial weights, the shuffling and dropout, and of the first epoch's
+            training scenes (epoch ``e`` draws its scenes with ``seed + e``). Runs with the same seed
+            on the same machine and backend give the same model.
     """
 
     image_size: tuple[int, int] = (64, 64)
@@ -79,12 +79,15 @@ class TrainingConfig:
     dice_weight: float = 2.0
     mixed_precision: str | None = None
     jit_compile: bool = False
+    seed: int = 0
 
     def __post_init__(self):
         for name in ("n_filters", "depth", "n_train", "n_held_out", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not 0 <= self.warmup_fraction < 1:
@@ -370,7 +373,7 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
                verbose="auto", callbacks=None) -> TrainingRun:
     """Train the U-Net of ``config``, on fresh synthetic scenes or on your data, validating on held-out images.
 
-    Without ``train_data``, every epoch draws ``config.n_train`` new scenes (seed ``TRAIN_SEED +
+    Without ``train_data``, every epoch draws ``config.n_train`` new scenes (seed ``config.seed +
     epoch``), so the model never sees a scene twice and cannot overfit them; the held-out scenes come
     from :data:`HELD_OUT_SEED`, which training never uses. Batches come from NumPy arrays: on a CPU
     that costs about a third less time per image than a Python ``PyDataset``.
@@ -401,15 +404,18 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
 
     Raises:
         ValueError: if only one of ``train_data`` and ``held_out`` is given, or their shapes do not
-            match ``config.image_size``.
+            match ``config.image_size``, or (synthetic scenes) an epoch's seed would be :data:`HELD_OUT_SEED`.
     """
     config = default_config() if config is None else config
     if (train_data is None) != (held_out is None):
         raise ValueError("train_data and held_out go together: give both (see split_held_out) or neither")
-    set_seed(TRAIN_SEED)
+    set_seed(config.seed)
     if train_data is None:
+        if config.seed <= HELD_OUT_SEED < config.seed + config.epochs:
+            raise ValueError(f"config.seed must keep the epochs' scene seeds (seed to seed + epochs - 1) clear of "
+                             f"the held-out seed {HELD_OUT_SEED}, got seed {config.seed} with {config.epochs} epochs")
         held_out = make_shapes_dataset(config.n_held_out, config.image_size, seed=HELD_OUT_SEED)
-        epoch_data = (make_shapes_dataset(config.n_train, config.image_size, seed=TRAIN_SEED + epoch)
+        epoch_data = (make_shapes_dataset(config.n_train, config.image_size, seed=config.seed + epoch)
                       for epoch in range(config.epochs))  # drawn one epoch at a time
         steps_per_epoch = -(-config.n_train // config.batch_size)
     else:

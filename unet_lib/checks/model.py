@@ -10,6 +10,7 @@ A check reports the FIRST layer that differs, which is where a learner should lo
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Callable, Mapping, Sequence
 
 from unet_lib._keras import keras
@@ -54,13 +55,20 @@ class _Architectures(Mapping):
 @functools.cache
 def _draw_architecture(structure: str) -> str:
     settings = dict(item.split("=") for item in structure.split())
-    model = unet_model(
-        (None, None, 3), n_filters=1, n_classes=1, depth=int(settings["depth"]),
-        batch_norm=settings["batch_norm"] == "True", upsampling=settings["upsampling"],
-        interpolation=settings.get("interpolation", "bilinear"),
-        skip_connections=settings["skip_connections"] == "True",
-        dropout_prob=0.5 if settings["dropout"] == "True" else 0.0,
-    )
+    # Building a model takes its initialisers' seeds from Python's global generator. Drawing happens
+    # once per process, inside the first make_unet of a structure; putting the generator back makes
+    # set_seed(s) then make_unet give the same weights on the first call as on later ones.
+    state = random.getstate()
+    try:
+        model = unet_model(
+            (None, None, 3), n_filters=1, n_classes=1, depth=int(settings["depth"]),
+            batch_norm=settings["batch_norm"] == "True", upsampling=settings["upsampling"],
+            interpolation=settings.get("interpolation", "bilinear"),
+            skip_connections=settings["skip_connections"] == "True",
+            dropout_prob=0.5 if settings["dropout"] == "True" else 0.0,
+        )
+    finally:
+        random.setstate(state)
     return model.to_json()
 
 
