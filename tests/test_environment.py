@@ -49,6 +49,10 @@ def test_set_seed_rejects_bad_seeds(seed):
         set_seed(seed)
 
 
+def test_set_seed_takes_numpy_integers_like_the_data_functions():
+    assert set_seed(np.int64(3)) == 3
+
+
 def test_tensorflow_runs_one_inter_op_thread_on_a_cpu_unless_told_otherwise():
     # Measured 40% faster U-Net training on 2 cores; the environment variable stays the user's override.
     program = ("from unet_lib._keras import keras\nimport tensorflow as tf\n"

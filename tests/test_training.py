@@ -41,7 +41,7 @@ def test_hardware_picks_the_configuration():
     ("change", "message"),
     [({"epochs": 0}, "epochs must be a positive integer"), ({"learning_rate": -1.0}, "learning_rate must be"),
      ({"warmup_fraction": 1.0}, "warmup_fraction must be in"), ({"dice_weight": -0.5}, "dice_weight must be"),
-     ({"seed": -1}, "seed must be an integer >= 0"), ({"seed": 1.5}, "seed must be an integer >= 0")],
+     ({"seed": -1}, "seed must be a non-negative integer"), ({"seed": 1.5}, "seed must be a non-negative integer")],
 )
 def test_config_rejects_bad_values(change, message):
     with pytest.raises(ValueError, match=message):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from unet_lib._keras import keras
+from unet_lib.environment import check_seed
 
 CLASS_NAMES = ("background", "disc", "triangle")
 """Name of each class index in the masks."""
@@ -138,8 +139,7 @@ def make_shapes_dataset(
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer (the number of scenes), got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     height, width = _validate_image_size(image_size)
     rng = np.random.default_rng(seed)
     images = np.empty((n, height, width, 3), dtype=np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import numbers
 import platform
 import sys
 
@@ -20,6 +21,16 @@ To train bigger models faster:
   * Or use a hosted notebook with a GPU (Colab, Kaggle) and `pip install -e .` there."""
 
 
+def check_seed(seed) -> None:
+    """Refuse anything but a non-negative integer (Python's or NumPy's) as a random seed.
+
+    Raises:
+        ValueError: if ``seed`` is not a non-negative integer (``True`` and ``1.0`` are not).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
 def set_seed(seed: int = 0) -> int:
     """Seed Python's, NumPy's and the Keras backend's random generators, for reproducible lessons.
 
@@ -32,11 +43,10 @@ def set_seed(seed: int = 0) -> int:
     Raises:
         ValueError: if ``seed`` is not a non-negative integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     from unet_lib._keras import keras
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(int(seed))
     return seed
 
 

@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from unet_lib.data import ShuffledBatches
+from unet_lib.environment import check_seed
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 """File endings read as images, in any letter case."""
@@ -543,8 +544,7 @@ class SegmentationFolderBatches(ShuffledBatches):
         **kwargs,
     ):
         self.image_size = _parse_image_size(image_size, required=True)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        check_seed(seed)
         self.mask_layout = _parse_layout(mask_layout)
         self.n_classes = _parse_n_classes(n_classes)
         self._pairs, _ = _scan_folders(images_dir, masks_dir, self.image_size, self.mask_layout)

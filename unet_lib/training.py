@@ -20,7 +20,7 @@ import numpy as np
 
 from unet_lib._keras import keras
 from unet_lib.data import N_CLASSES, make_shapes_dataset
-from unet_lib.environment import list_gpus, set_seed
+from unet_lib.environment import check_seed, list_gpus, set_seed
 from unet_lib.metrics import (
     CrossEntropyDiceLoss,
     confusion_matrix,
@@ -86,8 +86,7 @@ class TrainingConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        check_seed(self.seed)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not 0 <= self.warmup_fraction < 1:
