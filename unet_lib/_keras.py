@@ -1,15 +1,60 @@
-"""The one place the library imports Keras: TensorFlow is loaded quietly first.
+"""The one place the library imports Keras, and checks the backend it runs on.
 
-Modules that need Keras write ``from unet_lib._keras import keras``.
+Under the TensorFlow backend TensorFlow is loaded quietly first; under JAX and PyTorch it is never
+loaded. Modules that need Keras write ``from unet_lib._keras import keras``.
 """
 
 import os
+import sys
 
-from unet_lib._quiet import import_tensorflow_quietly, native_stderr_silenced
+from unet_lib._quiet import import_tensorflow_quietly, native_stderr_silenced, selected_backend
 
-import_tensorflow_quietly()
+if selected_backend() == "tensorflow":
+    import_tensorflow_quietly()
 
 import keras  # noqa: E402
+
+TORCH_NEEDS_KERAS = "3.15.0"
+"""Oldest Keras whose torch backend computes ``Conv2DTranspose(padding="same", strides > 1)`` right."""
+
+
+def check_backend_supported(backend: str, keras_version: str) -> None:
+    """Refuse a backend on which this Keras computes the course's layers wrongly.
+
+    Keras before 3.15.0 shifts the output of a strided ``Conv2DTranspose(padding="same")`` by one
+    pixel under torch (measured: 44 of 96 settings differ from the NumPy reference, for 3.12.4,
+    3.13.2 and 3.14.1; none for 3.15.0; docs/BENCHMARKS.md). Every U-Net decoder here is such a
+    layer. Keras 3.15 needs Python 3.11 or newer, so on Python 3.10 torch is not offered.
+
+    Raises:
+        RuntimeError: for the torch backend with Keras older than :data:`TORCH_NEEDS_KERAS`.
+    """
+    from packaging.version import Version
+
+    if backend == "torch" and Version(keras_version) < Version(TORCH_NEEDS_KERAS):
+        raise RuntimeError(
+            f"KERAS_BACKEND=torch needs Keras >= {TORCH_NEEDS_KERAS}, but Keras {keras_version} is installed: its "
+            "torch backend shifts Conv2DTranspose(padding='same', strides>1) outputs by one pixel, which breaks "
+            "every U-Net of this course. Keras 3.15 needs Python 3.11 or newer; on Python 3.10 use "
+            "KERAS_BACKEND=tensorflow (the default) or KERAS_BACKEND=jax."
+        )
+
+
+def _tensorflow_left_unloaded_under_other_backends() -> None:
+    """Keep Keras from importing TensorFlow when another backend runs the course.
+
+    Under JAX or PyTorch, Keras still imports TensorFlow whenever it is installed: to seed it in
+    ``keras.utils.set_random_seed`` and to look for its types while saving a model. PyPI's torch
+    and TensorFlow 2.21 crash one process that loads both (a segmentation fault on Python 3.10
+    and 3.13), and TensorFlow's start-up costs seconds and prints C++ log lines. Keras asks one
+    lazy module whether TensorFlow is ``available``; answering no makes it skip those optional
+    uses, while code that really uses ``tf.data`` under another backend still imports it.
+    """
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        return
+    from keras.src.utils import module_utils
+
+    module_utils.tensorflow._available = False
 
 
 def _one_inter_op_thread_on_a_cpu() -> None:
@@ -33,6 +78,8 @@ def _one_inter_op_thread_on_a_cpu() -> None:
             pass  # the runtime is already initialised: its thread pools are fixed
 
 
+check_backend_supported(keras.backend.backend(), keras.__version__)
+_tensorflow_left_unloaded_under_other_backends()
 _one_inter_op_thread_on_a_cpu()
 
 __all__ = ["keras"]

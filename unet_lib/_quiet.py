@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import sys
 
@@ -37,12 +38,27 @@ def native_stderr_silenced():
         os.close(devnull_fd)
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow once with its start-up lines hidden, if it is installed, whatever the backend.
+def selected_backend() -> str:
+    """The Keras backend the next ``import keras`` will choose, read the way Keras reads it.
 
-    Under the JAX and PyTorch backends Keras still imports TensorFlow when it is installed, lazily
-    and unsilenced: ``keras.utils.set_random_seed`` seeds it too, and saving a model checks for its
-    types. Importing it here first, quietly, keeps those start-up lines out of a torch or jax lesson.
+    ``KERAS_BACKEND`` wins; otherwise ``keras.json`` in ``KERAS_HOME`` (default ``~/.keras``);
+    otherwise TensorFlow. Known before Keras is imported, so TensorFlow can be left unloaded.
+    """
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = os.path.join(os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")), "keras.json")
+    try:
+        with open(config, encoding="utf-8") as file:
+            return str(json.load(file).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow once with its start-up lines hidden, if it is installed.
+
+    Called only under the TensorFlow backend: under JAX and PyTorch the course never loads
+    TensorFlow (see :mod:`unet_lib._keras`).
     """
     configure_tensorflow_logging()
     if "tensorflow" in sys.modules:
