@@ -11,12 +11,14 @@ from unet_lib import (
     OXFORD_PETS_CLASS_NAMES,
     SegmentationFolderBatches,
     load_carla_folder,
+    load_dataset_folder,
     load_oxford_pets_folder,
     load_segmentation_folder,
     make_shapes_dataset,
     write_segmentation_folder,
 )
 from unet_lib._keras import keras
+from unet_lib.folders import BINARY_CLASS_NAMES
 
 
 def _save(path, array, mode=None, **options):
@@ -118,7 +120,7 @@ def test_sixteen_bit_and_int32_masks_keep_large_indices(tmp_path):
     labels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 100  # up to 6300, beyond 8 bits
     _save(tmp_path / "msk" / "x.png", labels)
     _save(tmp_path / "img" / "x.png", np.zeros((8, 8, 3), np.uint8))
-    _, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk")
+    _, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk", n_classes=6301)
     assert np.array_equal(masks[0], labels)
     with pytest.raises(ValueError, match=r"x\.png.*class index 6300.*n_classes=10"):
         load_segmentation_folder(tmp_path / "img", tmp_path / "msk", n_classes=10)
@@ -134,7 +136,8 @@ def test_resize_is_bilinear_for_images_and_nearest_for_masks(tmp_path):
     labels = np.kron(rng.choice([0, 4], (5, 6)), np.ones((4, 5), np.uint8)).astype(np.uint8)
     _save(tmp_path / "img" / "x.png", pixels)
     _save(tmp_path / "msk" / "x.png", labels)
-    images, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk", image_size=(13, 17))
+    # n_classes: labels 1 to 3 never occur, which is fine for indices of 5 classes.
+    images, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk", image_size=(13, 17), n_classes=5)
     assert images.shape == (1, 13, 17, 3) and masks.shape == (1, 13, 17)
     expected = np.asarray(Image.fromarray(pixels).resize((17, 13), Image.Resampling.BILINEAR), np.float32) / 255
     assert np.array_equal(images[0], expected)
@@ -144,7 +147,7 @@ def test_resize_is_bilinear_for_images_and_nearest_for_masks(tmp_path):
     # Upsampling too; files of different sizes are fine when image_size is given.
     _save(tmp_path / "img" / "y.png", _random_rgb(rng, 8, 8))
     _save(tmp_path / "msk" / "y.png", labels[:8, :8])
-    images, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk", image_size=(32, 32))
+    images, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk", image_size=(32, 32), n_classes=5)
     assert images.shape == (2, 32, 32, 3) and set(np.unique(masks)) <= {0, 4}
 
 
@@ -349,6 +352,138 @@ def test_oxford_image_without_trimap_is_an_error(tmp_path):
         load_oxford_pets_folder(tmp_path, (14, 18))
 
 
+# Label values, judged over the whole mask set.
+
+
+def _labelled_folder(root, masks, sub="masks"):
+    """Write ``masks`` (a list of ``(H, W)`` label arrays) and random RGB images as ``root/images`` + ``root/sub``."""
+    rng = np.random.default_rng(10)
+    for i, mask in enumerate(masks):
+        _save(root / "images" / f"m{i}.png", _random_rgb(rng, *mask.shape))
+        _save(root / sub / f"m{i}.png", np.asarray(mask, np.uint8))
+    return root / "images", root / sub
+
+
+def _blobs(rng, n, height=12, width=16, value=255):
+    """``n`` masks of 0 with random rectangles of ``value``, each holding both values."""
+    masks = np.zeros((n, height, width), np.uint8)
+    for mask in masks:
+        top, left = rng.integers(0, height // 2), rng.integers(0, width // 2)
+        mask[top:top + rng.integers(2, height // 2), left:left + rng.integers(2, width // 2)] = value
+    return masks
+
+
+def test_black_and_white_masks_are_read_as_binary_with_a_note(tmp_path, capsys):
+    stored = _blobs(np.random.default_rng(11), 4)
+    _, masks_dir = _labelled_folder(tmp_path, stored)
+    images, masks, class_names = load_dataset_folder(tmp_path, (12, 16))
+    assert class_names == BINARY_CLASS_NAMES == ("background", "object")
+    assert masks.dtype == np.int32 and np.array_equal(masks, stored // 255)
+    assert images.shape == (4, 12, 16, 3)
+    note = capsys.readouterr().out
+    assert note == (
+        f"masks in root/masks '{masks_dir}' hold only 0 and 255: read as binary, "
+        "0 -> class 0 (background), 255 -> class 1 (object)\n"
+    )
+    # The folder reader gives the same labels and note, naming its own argument.
+    _, same = load_segmentation_folder(tmp_path / "images", masks_dir, image_size=(6, 8))
+    assert set(np.unique(same)) == {0, 1}
+    assert capsys.readouterr().out.startswith(f"masks in masks_dir '{masks_dir}' hold only 0 and 255")
+
+
+def test_zero_one_masks_are_two_classes_as_they_are(tmp_path, capsys):
+    stored = _blobs(np.random.default_rng(12), 3, value=1)
+    _labelled_folder(tmp_path, stored)
+    _, masks, class_names = load_dataset_folder(tmp_path, (12, 16))
+    assert np.array_equal(masks, stored) and class_names == ("class 0", "class 1")
+    assert capsys.readouterr().out == ""  # already class indices: nothing was renumbered
+
+
+def test_all_background_and_all_object_masks_do_not_change_the_reading(tmp_path, capsys):
+    """The set decides, not each file: a mask of only 0 (or only 255) in a 0/255 folder is binary too."""
+    stored = _blobs(np.random.default_rng(13), 3)
+    stored[1] = 0
+    stored[2] = 255
+    _labelled_folder(tmp_path, stored)
+    _, masks, class_names = load_dataset_folder(tmp_path, (12, 16))
+    assert class_names == ("background", "object")
+    assert not masks[1].any() and masks[2].all() and set(np.unique(masks[0])) == {0, 1}
+    assert capsys.readouterr().out.count("read as binary") == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "shown", "renumbering"),
+    [
+        ((0, 128, 255), "0, 128, 255", "0 -> 0, 128 -> 1, 255 -> 2"),
+        ((0, 2, 5), "0, 2, 5", "0 -> 0, 2 -> 1, 5 -> 2"),
+        ((1, 2, 3), "1, 2, 3", "1 -> 0, 2 -> 1, 3 -> 2"),  # a trimap outside the Oxford layout
+    ],
+)
+def test_labels_that_are_not_class_indices_are_an_error_naming_them(tmp_path, capsys, values, shown, renumbering):
+    # Spread over the files: each mask alone has two values, only the set has three.
+    stored = np.full((3, 6, 8), values[0], np.uint8)
+    stored[0, :3], stored[1, :3], stored[2, :, :4] = values[1], values[2], values[1]
+    _, masks_dir = _labelled_folder(tmp_path, stored)
+    with pytest.raises(ValueError) as error:
+        load_dataset_folder(tmp_path, (6, 8))
+    assert str(error.value) == (
+        f"masks in root/masks '{masks_dir}' hold the labels {shown} (over all masks), which are neither class "
+        "indices 0 to n-1 nor the 0 and 255 of a black-and-white mask; write the masks with labels 0 to 2 "
+        f"instead ({renumbering})"
+    )
+    # The folder reader, which takes n_classes, says so too.
+    with pytest.raises(ValueError, match=rf"masks_dir .* hold the labels {shown} .*or pass n_classes"):
+        load_segmentation_folder(tmp_path / "images", masks_dir)
+    assert capsys.readouterr().out == ""
+
+
+def test_many_odd_labels_are_listed_ten_and_counted(tmp_path):
+    _, masks_dir = _labelled_folder(tmp_path, [np.arange(0, 80, 2, dtype=np.uint8).reshape(5, 8)])
+    with pytest.raises(ValueError, match=r"labels 0, 2, 4, 6, 8, 10, 12, 14, 16, 18 and 30 more \(over all masks\)"
+                       r".*labels 0 to 39 instead \(0 -> 0, 2 -> 1, 4 -> 2, \.\.\.\)"):
+        load_segmentation_folder(tmp_path / "images", masks_dir)
+
+
+def test_labels_are_judged_before_any_image_is_decoded(tmp_path):
+    images_dir, masks_dir = _labelled_folder(tmp_path, [np.zeros((6, 8)), np.full((6, 8), 128), np.full((6, 8), 255)])
+    path = images_dir / "m2.png"
+    path.write_bytes(path.read_bytes()[:60])  # a header that opens, pixels that do not decode
+    with pytest.raises(ValueError, match=r"hold the labels 0, 128, 255"):
+        load_segmentation_folder(images_dir, masks_dir)
+    _save(masks_dir / "m1.png", np.full((6, 8), 1, np.uint8))
+    _save(masks_dir / "m2.png", np.full((6, 8), 2, np.uint8))
+    with pytest.raises(ValueError, match=r"cannot read image file .*m2\.png"):  # the image was damaged all along
+        load_segmentation_folder(images_dir, masks_dir)
+
+
+def test_n_classes_allows_missing_classes_and_two_reads_0_255_as_binary(tmp_path, capsys):
+    stored = np.zeros((2, 6, 8), np.uint8)
+    stored[0, :2], stored[1, :2] = 2, 5
+    images_dir, masks_dir = _labelled_folder(tmp_path, stored)
+    _, masks = load_segmentation_folder(images_dir, masks_dir, n_classes=6)  # classes 1, 3, 4 absent
+    assert np.array_equal(masks, stored)
+    with pytest.raises(ValueError, match=r"m1\.png' holds class index 5, but n_classes=5"):
+        load_segmentation_folder(images_dir, masks_dir, n_classes=5)
+    _save(masks_dir / "m0.png", np.where(stored[0] > 0, 255, 0).astype(np.uint8))
+    _save(masks_dir / "m1.png", np.zeros((6, 8), np.uint8))
+    _, masks = load_segmentation_folder(images_dir, masks_dir, n_classes=2)
+    assert np.array_equal(masks[0], (stored[0] > 0).astype(np.int32)) and not masks[1].any()
+    assert "read as binary" in capsys.readouterr().out
+    # More classes than 2 means the labels are indices, and 255 is then one too many.
+    with pytest.raises(ValueError, match=r"m0\.png' holds class index 255, but n_classes=3"):
+        load_segmentation_folder(images_dir, masks_dir, n_classes=3)
+
+
+def test_carla_masks_of_0_and_255_stay_an_error(tmp_path, capsys):
+    mask = np.zeros((6, 8, 3), np.uint8)
+    mask[:3, :, 0] = 255
+    _save(tmp_path / "CameraMask" / "000.png", mask)
+    _save(tmp_path / "CameraRGB" / "000.png", np.zeros((6, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"000\.png' holds class index 255, but n_classes=23"):
+        load_dataset_folder(tmp_path, (6, 8))
+    assert capsys.readouterr().out == ""
+
+
 # Streaming batches.
 
 
@@ -421,6 +556,32 @@ def test_batches_check_the_folder_up_front_and_their_arguments(folder):
     assert batches.workers == 2 and len(batches) == 1
 
 
+def test_batches_read_black_and_white_masks_as_the_loader_does(tmp_path, capsys):
+    stored = _blobs(np.random.default_rng(14), 5, 10, 14)
+    stored[3] = 0  # an all-background mask: still binary, as a set
+    images_dir, masks_dir = _labelled_folder(tmp_path, stored)
+    images, masks = load_segmentation_folder(images_dir, masks_dir, image_size=(8, 12))
+    loader_note = capsys.readouterr().out
+    batches = SegmentationFolderBatches(images_dir, masks_dir, (8, 12), batch_size=2, shuffle=False)
+    assert capsys.readouterr().out == loader_note and "255 -> class 1 (object)" in loader_note
+    streamed = [batches[i] for i in range(len(batches))]
+    assert np.array_equal(np.concatenate([b[1] for b in streamed]), masks)
+    assert np.array_equal(np.concatenate([b[0] for b in streamed]), images)
+    assert set(np.unique(masks)) == {0, 1} and not masks[3].any()
+
+
+def test_batches_refuse_odd_labels_when_made_with_the_loaders_message(tmp_path):
+    images_dir, masks_dir = _labelled_folder(tmp_path, [np.zeros((6, 8)), np.full((6, 8), 2), np.full((6, 8), 5)])
+    with pytest.raises(ValueError) as loader_error:
+        load_segmentation_folder(images_dir, masks_dir)
+    with pytest.raises(ValueError) as batches_error:
+        SegmentationFolderBatches(images_dir, masks_dir, (6, 8))
+    assert str(batches_error.value) == str(loader_error.value)
+    assert "hold the labels 0, 2, 5" in str(batches_error.value)
+    with pytest.raises(ValueError, match=r"m2\.png' holds class index 5, but n_classes=3"):
+        SegmentationFolderBatches(images_dir, masks_dir, (6, 8), n_classes=3)  # before any batch is read
+
+
 # Writing.
 
 
@@ -451,7 +612,7 @@ def test_write_uint8_overwrites_its_own_files_but_never_mixes_with_others(tmp_pa
     write_segmentation_folder(pixels, labels, tmp_path / "img", tmp_path / "msk")
     stems = write_segmentation_folder(pixels, labels, tmp_path / "img", tmp_path / "msk")  # again: overwrites
     assert stems == ["scene_00000", "scene_00001"]
-    images, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk")
+    images, masks = load_segmentation_folder(tmp_path / "img", tmp_path / "msk", n_classes=256)
     assert np.array_equal(images, pixels / np.float32(255)) and np.array_equal(masks, labels)
     # Fewer scenes than the folder holds: the stale scene_00001 would be read back with them.
     with pytest.raises(ValueError, match=r"images_dir .* already holds 1 other image.*scene_00001\.png"):

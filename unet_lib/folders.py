@@ -6,9 +6,11 @@ with ``cat.png``. Pairs are taken in sorted stem order, so the same folder alway
 arrays. Files whose names start with a dot (``.DS_Store``, macOS's ``._cat.png``), files of
 other types and subfolders are skipped without a word.
 
-Every reader checks the whole folder before it decodes a single pixel: each image has a mask
-and each mask an image, every file opens, every mask has the expected layout, sizes agree. A
-problem is a ``ValueError`` naming the files at fault, raised before anything is returned.
+Every reader checks the whole folder before it returns anything: first, from the file headers
+alone, that each image has a mask and each mask an image, every file opens, every mask has the
+expected layout and sizes agree; then the labels of all masks, decoded before any image. A
+problem is a ``ValueError`` naming the files (or folder) at fault, raised before anything is
+returned.
 
 - :func:`load_segmentation_folder` reads every pair into arrays shaped like those of
   :func:`~unet_lib.data.make_shapes_dataset`.
@@ -27,6 +29,14 @@ How a mask file stores its labels, its *layout* (the ``mask_layout`` argument):
   (CARLA's simulator writes its masks this way).
 - ``"trimap"``: an Oxford-IIIT Pet trimap, single channel, 1 pet, 2 background, 3 border,
   returned as 0, 1, 2 (:data:`OXFORD_PETS_CLASS_NAMES`).
+
+Label values are judged over the whole mask set, not file by file (a mask that is all background
+holds only 0, yet belongs to a set of 0 and 1). Unless ``n_classes`` is given, the labels found
+must be the class indices 0 to n-1, with one exception: a set of only 0 and 255, the usual
+black-and-white mask, is read as binary, 255 becoming class 1 (:data:`BINARY_CLASS_NAMES`), and a
+one-line note says so. Any other set, such as 0, 128, 255 or 0, 2, 5, is a ``ValueError`` listing
+the values found and how to renumber them. With ``n_classes``, every label must be below it and
+classes may be missing from the folder; 0 and 255 are still read as binary when ``n_classes`` is 2.
 """
 
 from __future__ import annotations
@@ -53,6 +63,12 @@ CARLA_N_CLASSES = 23
 OXFORD_PETS_CLASS_NAMES = ("pet", "background", "border")
 """Name of each class index returned for Oxford-IIIT Pet (trimap values 1, 2, 3 become 0, 1, 2)."""
 
+BINARY_CLASS_NAMES = ("background", "object")
+"""Names of the two classes of a black-and-white mask set (stored 0 and 255, read as 0 and 1)."""
+
+_BINARY_OBJECT_VALUE = 255
+"""How an 8-bit mask of 0 and 255 stores the object: white."""
+
 _SINGLE_CHANNEL_MODES = ("1", "L", "P", "I", "I;16", "I;16L", "I;16B", "I;16N")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
@@ -68,6 +84,12 @@ _IMAGE_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", 
 
 _SHOWN = 5
 """Most file names one error message lists; it says how many more there are."""
+
+_SHOWN_LABELS = 10
+"""Most label values one error message lists."""
+
+_SHOWN_MAPPING = 3
+"""Most ``value -> index`` pairs of the renumbering an error message suggests."""
 
 
 @dataclass(frozen=True)
@@ -296,8 +318,12 @@ def _read_image(path: Path, image_size: tuple[int, int] | None) -> np.ndarray:
     return np.asarray(picture, dtype=np.float32) / np.float32(255)
 
 
-def _read_mask(path: Path, layout: str, n_classes: int | None, image_size: tuple[int, int] | None) -> np.ndarray:
-    """A mask file as int32 class indices of shape ``(H, W)``, resized by nearest neighbour."""
+def _decode_labels(path: Path, layout: str) -> np.ndarray:
+    """A mask file's labels as stored, int32 of shape ``(H, W)`` at the file's size.
+
+    A trimap's 1, 2, 3 are already 0, 1, 2 here; the set-wide reading (:func:`_label_reading`)
+    comes after.
+    """
     labels = np.asarray(_decoded(path, "mask"))  # a palette PNG gives its indices, not colours
     if layout == "red":
         labels = labels[..., 0]
@@ -312,35 +338,112 @@ def _read_mask(path: Path, layout: str, n_classes: int | None, image_size: tuple
         labels -= 1
     elif labels.min() < 0:
         raise ValueError(f"mask file '{path}' holds negative values (down to {labels.min()}); class indices start at 0")
-    if n_classes is not None and labels.max() >= n_classes:
-        raise ValueError(
-            f"mask file '{path}' holds class index {labels.max()}, but n_classes={n_classes} allows only 0 to "
-            f"{n_classes - 1}"
-        )
-    if image_size is not None and labels.shape != image_size:
-        # Nearest neighbour copies existing labels: a blend of classes 1 and 3 must not become 2.
-        labels = np.asarray(Image.fromarray(labels).resize(image_size[::-1], Image.Resampling.NEAREST))
     return labels
 
 
-def _read_pairs(pairs, layout, n_classes, image_size, resize: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Decode ``pairs`` into ``(images, masks)`` of shapes ``(N, H, W, 3)`` and ``(N, H, W)``."""
-    height, width = image_size
-    images = np.empty((len(pairs), height, width, 3), dtype=np.float32)
-    masks = np.empty((len(pairs), height, width), dtype=np.int32)
-    target = image_size if resize else None
+def _resized_labels(labels: np.ndarray, image_size: tuple[int, int] | None) -> np.ndarray:
+    """``(H, W)`` labels resized to ``image_size`` by nearest neighbour (None: as they are)."""
+    if image_size is None or labels.shape == image_size:
+        return labels
+    # Nearest neighbour copies existing labels: a blend of classes 1 and 3 must not become 2.
+    return np.asarray(Image.fromarray(labels).resize(image_size[::-1], Image.Resampling.NEAREST))
+
+
+@dataclass(frozen=True)
+class _LabelReading:
+    """How the stored labels of a whole mask set become class indices, decided once for the set."""
+
+    binary: bool  # the set holds only 0 and 255: 255 is read as class 1
+
+    def apply(self, labels: np.ndarray) -> np.ndarray:
+        """Class indices for stored ``labels`` of any shape (changed in place, and returned)."""
+        if self.binary:
+            labels[labels == _BINARY_OBJECT_VALUE] = 1
+        return labels
+
+
+def _label_reading(
+    values_by_mask: list[tuple[Path, np.ndarray]], layout: str, n_classes: int | None, masks_name: str,
+    masks_dir: Path, *, n_classes_is_an_option: bool = True,
+) -> _LabelReading:
+    """Decide how a mask set's labels are read, from the values of all its masks, or raise.
+
+    The set, not each file, decides: a folder of 0/255 masks in which some masks are all
+    background (only 0) is still binary.
+
+    Args:
+        values_by_mask: ``(mask_path, values)`` for every mask, ``values`` the sorted distinct
+            labels of the file as :func:`_decode_labels` gives them, at the file's size.
+        layout: the mask layout; a trimap's classes are fixed, so only ``n_classes`` applies.
+        n_classes: the caller's class count, or None to count the classes from the labels.
+        masks_name: how messages call the masks folder (the caller's argument).
+        masks_dir: the masks folder, for messages.
+        n_classes_is_an_option: whether the caller takes ``n_classes``, so a message may suggest it.
+
+    Returns:
+        The reading to :meth:`_LabelReading.apply` to every mask of the set.
+
+    Raises:
+        ValueError: for a label of ``n_classes`` or more (naming the file), or, when ``n_classes``
+            is None, for labels found that are not 0 to n-1 nor 0 and 255 (listing them).
+    """
+    found = np.unique(np.concatenate([values for _, values in values_by_mask]))
+    # 0 and 255 is how image editors and most tools save a black-and-white mask. A caller who
+    # says there are other than 2 classes (CARLA's 23) has indices, in which 255 is an error.
+    binary = layout != "trimap" and found.tolist() == [0, _BINARY_OBJECT_VALUE] and n_classes in (None, 2)
+    reading = _LabelReading(binary)
+    if binary:
+        print(f"masks in {masks_name} '{masks_dir}' hold only 0 and 255: read as binary, "
+              f"0 -> class 0 ({BINARY_CLASS_NAMES[0]}), 255 -> class 1 ({BINARY_CLASS_NAMES[1]})")
+    if n_classes is not None:
+        for path, values in values_by_mask:
+            largest = int(reading.apply(values.copy()).max())
+            if largest >= n_classes:
+                raise ValueError(
+                    f"mask file '{path}' holds class index {largest}, but n_classes={n_classes} allows only 0 to "
+                    f"{n_classes - 1}"
+                )
+    elif layout != "trimap" and not binary and not np.array_equal(found, np.arange(len(found))):
+        shown = [f"{value} -> {index}" for index, value in enumerate(found[:_SHOWN_MAPPING].tolist())]
+        example = ", ".join(shown) + (", ..." if len(found) > _SHOWN_MAPPING else "")
+        option = ", or pass n_classes if they are class indices of which some never occur" if (
+            n_classes_is_an_option) else ""
+        raise ValueError(
+            f"masks in {masks_name} '{masks_dir}' hold the labels {_name_list(map(str, found), _SHOWN_LABELS)} "
+            f"(over all masks), which are neither class indices 0 to n-1 nor the 0 and 255 of a black-and-white "
+            f"mask; write the masks with labels 0 to {len(found) - 1} instead ({example}){option}"
+        )
+    return reading
+
+
+def _read_images(pairs: list[_Pair], image_size: tuple[int, int], resize: bool) -> np.ndarray:
+    """Decode the pairs' images into float32 ``(N, H, W, 3)``, resized to ``image_size`` if ``resize``."""
+    images = np.empty((len(pairs), *image_size, 3), dtype=np.float32)
     for i, pair in enumerate(pairs):
-        images[i] = _read_image(pair.image_path, target)
-        masks[i] = _read_mask(pair.mask_path, layout, n_classes, target)
-    return images, masks
+        images[i] = _read_image(pair.image_path, image_size if resize else None)
+    return images
 
 
-def _load(images_dir, masks_dir, image_size, layout, n_classes, names=None):
+def _load(images_dir, masks_dir, image_size, layout, n_classes, names=None, *, n_classes_is_an_option=True):
+    """Check, then read a whole folder: ``(images, masks, label_reading)`` as the loaders return them.
+
+    Masks are read first and their labels judged as a set before any image is decoded, so a
+    folder of wrong labels fails fast and nothing is returned half-read.
+    """
     image_size = _parse_image_size(image_size)
     layout = _parse_layout(layout)
     n_classes = _parse_n_classes(n_classes)
+    names = names or _FolderNames()
     pairs, size = _scan_folders(images_dir, masks_dir, image_size, layout, names)
-    return _read_pairs(pairs, layout, n_classes, size, resize=image_size is not None)
+    masks = np.empty((len(pairs), *size), dtype=np.int32)
+    values_by_mask = []
+    for i, pair in enumerate(pairs):
+        labels = _decode_labels(pair.mask_path, layout)
+        values_by_mask.append((pair.mask_path, np.unique(labels)))
+        masks[i] = _resized_labels(labels, image_size)
+    reading = _label_reading(values_by_mask, layout, n_classes, names.masks, pairs[0].mask_path.parent,
+                             n_classes_is_an_option=n_classes_is_an_option)
+    return _read_images(pairs, size, resize=image_size is not None), reading.apply(masks), reading
 
 
 def load_segmentation_folder(
@@ -351,7 +454,9 @@ def load_segmentation_folder(
     ``images_dir/cat.jpg`` pairs with ``masks_dir/cat.png``. Images may be ``.png``, ``.jpg`` or
     ``.jpeg`` (any letter case) in any colour mode: greyscale, palette and RGBA images become RGB
     (alpha is dropped). Masks are ``.png`` files. Pairs come in sorted name order. The whole
-    folder is checked before any pixel is decoded.
+    folder is checked before any pixel is decoded, and the labels of all masks are judged as one
+    set (see the module's *Label values*) before any image is: masks of only 0 and 255 are read
+    as binary, 0 and 1, with a one-line note.
 
     Args:
         images_dir: folder of image files (``str`` or ``pathlib.Path``).
@@ -362,8 +467,9 @@ def load_segmentation_folder(
         mask_layout: how a mask stores labels: ``"index"`` (single channel, the class index; in
             a palette PNG the palette index), ``"red"`` (RGB(A), the index in the red channel)
             or ``"trimap"`` (Oxford-IIIT Pet's 1, 2, 3, returned as 0, 1, 2).
-        n_classes: if given, every label must be below it: a mask saved as 0 and 255 instead of
-            0 and 1 is then an error, not a 256-class problem.
+        n_classes: the number of classes, if known: every label must then be below it, and
+            some may never occur (a small folder may lack a rare class). None: the labels found
+            over all masks must be 0 to n-1 (or 0 and 255, read as 0 and 1).
 
     Returns:
         ``(images, masks)`` as :func:`~unet_lib.data.make_shapes_dataset` gives them: ``images``
@@ -375,14 +481,17 @@ def load_segmentation_folder(
             without an image (the first five listed), two images of one name (``cat.png`` and
             ``cat.jpg``), a file that cannot be read, a mask of another layout (an RGB mask for
             ``"index"``), an image and its mask of different sizes, files of different sizes
-            when ``image_size`` is None, labels outside the layout's range or ``n_classes``.
+            when ``image_size`` is None, labels outside the layout's range or ``n_classes``,
+            labels that are not 0 to n-1 (nor 0 and 255) when ``n_classes`` is None, such as
+            0, 128, 255 (the message lists them and how to renumber them).
 
     Example:
         >>> images, masks = load_segmentation_folder("my_data/images", "my_data/masks", image_size=(96, 128))
         >>> images.shape, masks.shape
         ((40, 96, 128, 3), (40, 96, 128))
     """
-    return _load(images_dir, masks_dir, image_size, mask_layout, n_classes)
+    images, masks, _ = _load(images_dir, masks_dir, image_size, mask_layout, n_classes)
+    return images, masks
 
 
 def _dataset_folders(root, images_sub: str, masks_sub: str, dataset: str) -> tuple[Path, Path, _FolderNames]:
@@ -421,7 +530,8 @@ def load_carla_folder(root, image_size=None) -> tuple[np.ndarray, np.ndarray]:
         >>> images, masks = load_carla_folder("data", image_size=(96, 128))
     """
     images_dir, masks_dir, names = _dataset_folders(root, "CameraRGB", "CameraMask", "CARLA")
-    return _load(images_dir, masks_dir, image_size, "red", CARLA_N_CLASSES, names)
+    images, masks, _ = _load(images_dir, masks_dir, image_size, "red", CARLA_N_CLASSES, names)
+    return images, masks
 
 
 def load_oxford_pets_folder(root, image_size) -> tuple[np.ndarray, np.ndarray]:
@@ -454,7 +564,8 @@ def load_oxford_pets_folder(root, image_size) -> tuple[np.ndarray, np.ndarray]:
     """
     _parse_image_size(image_size, required=True)
     images_dir, masks_dir, names = _dataset_folders(root, "images", "annotations/trimaps", "Oxford")
-    return _load(images_dir, masks_dir, image_size, "trimap", None, names)
+    images, masks, _ = _load(images_dir, masks_dir, image_size, "trimap", None, names)
+    return images, masks
 
 
 def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
@@ -463,19 +574,24 @@ def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple
     ``root/CameraRGB`` and ``root/CameraMask``: CARLA (:func:`load_carla_folder`);
     ``root/images`` and ``root/annotations/trimaps``: Oxford-IIIT Pet (:func:`load_oxford_pets_folder`);
     ``root/images`` and ``root/masks``: the generic layout (:func:`load_segmentation_folder`, masks
-    holding class indices, as :func:`write_segmentation_folder` writes them).
+    holding class indices 0 to n-1, as :func:`write_segmentation_folder` writes them, or black and
+    white masks of 0 and 255, read as the binary classes :data:`BINARY_CLASS_NAMES` with a one-line
+    note).
 
     Args:
         root: the dataset folder.
         image_size: ``(height, width)`` every pair is resized to.
 
     Returns:
-        ``(images, masks, class_names)``: arrays as the readers give them, and a name per class
-        (``"class 0"``, ``"class 1"``... when the layout does not name them; as many as the largest
-        label + 1).
+        ``(images, masks, class_names)``: arrays as the readers give them (images float32
+        ``(N, H, W, 3)``, masks int32 ``(N, H, W)``), and a name per class: the layout's, or
+        ``("background", "object")`` for 0/255 masks, or ``"class 0"``, ``"class 1"``... for
+        class indices, as many as the largest label + 1.
 
     Raises:
-        ValueError: if ``root`` matches no layout (the message lists them), or as the reader does.
+        ValueError: if ``root`` matches no layout (the message lists them), or as the reader does;
+            in the generic layout also for labels that are not 0 to n-1 nor 0 and 255 over all
+            masks (such as 0, 128, 255), before anything is returned.
     """
     root = _existing_folder(root, "root")
     if (root / "CameraRGB").is_dir():
@@ -485,24 +601,29 @@ def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple
         images, masks = load_oxford_pets_folder(root, image_size)
         return images, masks, OXFORD_PETS_CLASS_NAMES
     if (root / "images").is_dir() and (root / "masks").is_dir():
-        images, masks = load_segmentation_folder(root / "images", root / "masks", image_size)
+        images_dir, masks_dir, names = _dataset_folders(root, "images", "masks", "generic")
+        images, masks, reading = _load(images_dir, masks_dir, image_size, "index", None, names,
+                                       n_classes_is_an_option=False)
+        if reading.binary:
+            return images, masks, BINARY_CLASS_NAMES
         return images, masks, tuple(f"class {index}" for index in range(int(masks.max()) + 1))
     raise ValueError(
-        f"root '{root}' matches no known layout: give a folder holding images/ and masks/ (class indices), "
-        "CameraRGB/ and CameraMask/ (CARLA), or images/ and annotations/trimaps/ (Oxford-IIIT Pet)"
+        f"root '{root}' matches no known layout: give a folder holding images/ and masks/ (class indices, or "
+        "0 and 255), CameraRGB/ and CameraMask/ (CARLA), or images/ and annotations/trimaps/ (Oxford-IIIT Pet)"
     )
 
 
 class SegmentationFolderBatches(ShuffledBatches):
     """Feeds a folder of images and masks to ``model.fit`` batch by batch, reading only each batch's files.
 
-    For folders too large to load at once. The pairing is checked when the object is made, from
-    the file headers (same checks and errors as :func:`load_segmentation_folder`), so a missing
-    mask shows up before training starts; each ``batches[i]`` then decodes and resizes only its
-    own files and gives exactly the arrays the loader would give for them. Label values (a
-    trimap's 1 to 3, ``n_classes``) can only be checked when a batch is read. Order and
-    augmentation follow :class:`~unet_lib.data.ShapesBatches`: a new order each epoch, fixed by
-    ``seed`` and the epoch number.
+    For folders too large to load at once. The whole folder is checked when the object is made,
+    with the same checks and errors as :func:`load_segmentation_folder`, so a missing mask or a
+    wrong label shows up before training starts: the pairing from the file headers, the labels by
+    decoding every mask once (not the images), since how labels are read is decided over the
+    whole set (0 and 255 read as binary 0 and 1, with the same one-line note). Each
+    ``batches[i]`` then decodes and resizes only its own files and gives exactly the arrays the
+    loader would give for them. Order and augmentation follow :class:`~unet_lib.data.ShapesBatches`:
+    a new order each epoch, fixed by ``seed`` and the epoch number.
 
     Args:
         images_dir: folder of image files.
@@ -513,7 +634,7 @@ class SegmentationFolderBatches(ShuffledBatches):
         seed: seed for the order and the moves, a non-negative integer.
         augment: whether to flip and rotate each batch at random (:func:`~unet_lib.data.augment_batch`).
         mask_layout: ``"index"``, ``"red"`` or ``"trimap"``, as for :func:`load_segmentation_folder`.
-        n_classes: if given, every label must be below it.
+        n_classes: the number of classes, if known, as for :func:`load_segmentation_folder`.
         **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``...).
 
     Attributes:
@@ -547,13 +668,23 @@ class SegmentationFolderBatches(ShuffledBatches):
         check_seed(seed)
         self.mask_layout = _parse_layout(mask_layout)
         self.n_classes = _parse_n_classes(n_classes)
-        self._pairs, _ = _scan_folders(images_dir, masks_dir, self.image_size, self.mask_layout)
+        names = _FolderNames()
+        self._pairs, _ = _scan_folders(images_dir, masks_dir, self.image_size, self.mask_layout, names)
         self.stems = [pair.stem for pair in self._pairs]
+        # Checks batch_size, before the slower decoding of every mask below.
         super().__init__(len(self._pairs), batch_size, augment, shuffle, int(seed), **kwargs)
+        values_by_mask = [
+            (pair.mask_path, np.unique(_decode_labels(pair.mask_path, self.mask_layout))) for pair in self._pairs
+        ]
+        self._label_reading = _label_reading(values_by_mask, self.mask_layout, self.n_classes, names.masks,
+                                             self._pairs[0].mask_path.parent)
 
     def load_items(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _read_pairs([self._pairs[i] for i in indices], self.mask_layout, self.n_classes, self.image_size,
-                           resize=True)
+        pairs = [self._pairs[i] for i in indices]
+        masks = np.stack([
+            _resized_labels(_decode_labels(pair.mask_path, self.mask_layout), self.image_size) for pair in pairs
+        ])
+        return _read_images(pairs, self.image_size, resize=True), self._label_reading.apply(masks)
 
 
 def write_segmentation_folder(images, masks, images_dir, masks_dir) -> list[str]:

@@ -9,7 +9,9 @@ line of JSON. Keras is imported only when the verb runs, so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import time
 from pathlib import Path
@@ -31,8 +33,9 @@ def add_command(subparsers) -> None:
     parser.add_argument("--seed", type=int, help="seed of the initial weights, the shuffling and the training "
                         "scenes (default: the configuration's); the held-out scenes stay the same")
     parser.add_argument("--data", metavar="DIR", help="train on your folder instead of the embedded scenes: DIR "
-                        "holds images/ and masks/ (class indices), or CARLA's CameraRGB/ and CameraMask/, or the "
-                        "Oxford-IIIT Pet's images/ and annotations/trimaps/; 10%% is held out for evaluation")
+                        "holds images/ and masks/ (class indices 0 to n-1, or 0 and 255 for a binary problem), "
+                        "or CARLA's CameraRGB/ and CameraMask/, or the Oxford-IIIT Pet's images/ and "
+                        "annotations/trimaps/; 10%% is held out for evaluation")
     parser.add_argument("--out", default="build/unet_shapes.keras", help="where to save the trained model "
                         "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the final JSON line")
@@ -65,7 +68,10 @@ def _run_train(arguments: argparse.Namespace) -> int:
         if arguments.data is not None:
             from unet_lib.folders import load_dataset_folder
 
-            images, masks, class_names = load_dataset_folder(arguments.data, config.image_size)
+            # --quiet promises the JSON line alone; the loader's one-line note on 0/255 masks is left out
+            # (the class names "background" and "object" in the JSON still tell).
+            with contextlib.redirect_stdout(io.StringIO()) if arguments.quiet else contextlib.nullcontext():
+                images, masks, class_names = load_dataset_folder(arguments.data, config.image_size)
             data["train_data"], data["held_out"] = split_held_out(images, masks)
         run = train_unet(config, n_classes=len(class_names), verbose=0 if arguments.quiet else 1, **data)
     except ValueError as error:
