@@ -88,6 +88,37 @@ def test_every_figure_is_shown_in_a_lesson(repo_root):
     assert not unlinked, f"no lesson links ../media/NAME.png for {unlinked}"
 
 
+NOTEBOOK_WIDTH_PX = 1000
+"""About the width a notebook shows an image at without scaling it down."""
+SMALLEST_FONT_PX = 13
+"""Every text of every figure is at least this tall at the saved resolution (8 pt at 120 dpi)."""
+
+
+def _font_sizes_px(figure) -> list[float]:
+    """Size in pixels, at the dpi the PNG is saved with, of every visible non-empty text of ``figure``."""
+    return [text.get_fontsize() * figures.DPI / 72 for text in figure.figure.findobj(Text)
+            if text.get_visible() and text.get_text().strip()]
+
+
+def test_every_figure_is_legible_at_the_width_a_notebook_shows(drawn):
+    for name, figure in drawn.items():
+        width = figure.figure.get_size_inches()[0] * figures.DPI
+        assert width <= NOTEBOOK_WIDTH_PX, f"{name}: {width:.0f} px wide, a notebook would shrink it"
+        smallest = min(_font_sizes_px(figure))
+        assert smallest >= SMALLEST_FONT_PX, f"{name}: a text only {smallest:.1f} px tall"
+
+
+def test_gather_scatter_figure_has_large_titles_and_labels(drawn):
+    figure = drawn["normal_vs_tranpose"]
+    png_width = _pixels(figure.png_bytes()).shape[1]
+    assert png_width <= NOTEBOOK_WIDTH_PX
+    sizes = _font_sizes_px(figure)
+    assert min(sizes) >= 16, f"smallest text {min(sizes):.1f} px"  # 10 pt at 120 dpi
+    assert max(sizes) >= 21  # the two titles, 13 pt
+    _assert_drawn(figure, ["Convolution: gather", "Transposed convolution: scatter", "input 4×4", "output 2×2",
+                           "input 2×2", "output 4×4"])
+
+
 def test_transpose_conv_figure_draws_the_library_numbers(drawn):
     figure = drawn["transpose_conv"]
     x, kernel, output = figure.data["input"], figure.data["kernel"], figure.data["output"]

@@ -123,70 +123,159 @@ def keras_output_shape(input_size: int, kernel_size: int, stride: int = 1, paddi
     return tuple(int(size) for size in outputs.shape)
 
 
-def draw_transpose_layout(layout: TransposeLayout):
-    """Draw a layout: who writes where along one axis (top), overlap counts in 2-D (bottom).
+FIGURE_DPI = 100
+"""Pixels per inch of the explorer's and :func:`draw_grids`'s figures, whatever the user's matplotlibrc says."""
+FIGURE_WIDTH_INCHES = 9.6
+"""The widest figure drawn here, 960 px: about the width of a notebook's output area (a narrower one
+scales the image down a little, which the digits survive)."""
+EXPLORER_MAX_HEIGHT_INCHES = 5.6
+"""The explorer's diagram is at most 560 px tall at every setting: sliders and diagram fit on one screen."""
+MIN_NUMBER_FONTSIZE = 7.0
+"""Smallest font (points) for a value written in a cell: 10 px at 100 dpi. Where that does not fit, the
+cell shows only its colour."""
 
-    Top: the input pixels of one row, each with its colour, and the full-output cells each one
-    writes (one per kernel tap); cells outside the returned output are greyed. Bottom: the output
-    the layer returns, each pixel labelled with how many contributions it adds up.
+
+def _cell_fontsize(cell_points: float, characters: int, largest: float = 12.0) -> float:
+    """Font size (points) at which a label of ``characters`` characters fits in a square cell ``cell_points`` wide.
+
+    DejaVu Sans digits are about 0.64 em wide and 0.73 em tall, so at this size a label covers at
+    most three quarters of the cell's width and about half its height: neighbours never touch.
+    """
+    return min(largest, 0.7 * cell_points, 1.15 * cell_points / max(1, characters))
+
+
+def _integer_ticks(largest: int) -> list[int]:
+    """Colour-bar ticks for counts ``0 ... largest``: whole numbers only, at most about 8 of them."""
+    from matplotlib.ticker import MaxNLocator
+
+    return [int(tick) for tick in MaxNLocator(nbins=8, integer=True).tick_values(0, largest) if 0 <= tick <= largest]
+
+
+def draw_transpose_layout(layout: TransposeLayout):
+    """Draw a layout: who writes where along one axis (left), overlap counts in 2-D (right).
+
+    Left: the input pixels of one row, each with its colour, and the full-output cells each one
+    writes (one per kernel tap); cells outside the returned output are greyed. Right: the output
+    the layer returns, each pixel coloured (and, where the digits fit, labelled) with how many
+    contributions it adds up; the colour bar has one whole-number tick per count (or every 2nd, ...).
+
+    The figure is always :data:`FIGURE_WIDTH_INCHES` wide and at most
+    :data:`EXPLORER_MAX_HEIGHT_INCHES` tall at :data:`FIGURE_DPI`: the cells shrink as the
+    setting grows, so the whole diagram stays on screen beside the sliders.
 
     Returns:
-        A ``matplotlib.figure.Figure`` (no pyplot: nothing global is changed).
+        A ``matplotlib.figure.Figure`` (no pyplot: nothing global is changed) whose axes are, in
+        order, the who-writes-where panel, the counts panel and the colour bar.
     """
+    from matplotlib import colormaps
+    from matplotlib.colors import BoundaryNorm
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    full, size, start = layout.full_size, layout.output_size, layout.start
-    columns = max(full, start + size, layout.input_size)
-    figure = Figure(figsize=(max(6.0, 0.45 * columns + 1.5), 3.2 + 0.35 * size), layout="constrained")
-    top, bottom = figure.subplots(2, 1, height_ratios=[1.2 + 0.25 * layout.input_size, 0.35 * size + 0.5])
+    full, size, start, n_inputs = layout.full_size, layout.output_size, layout.start, layout.input_size
+    columns = max(full, start + size, n_inputs)
+    # Each panel's extent in cells: (width, height) of its data limits.
+    writes_extent = (columns + 0.4, n_inputs + 3.0)
+    counts_extent = (size, size)
+    # Room in inches for what is not cells: the "input"/"output" labels, the gap between the panels,
+    # the colour bar with its ticks, two lines of title above and a margin below.
+    label_room, gap, colour_bar_room, title_room, bottom_room = 0.75, 0.35, 0.75, 0.6, 0.15
+    # A panel's slot is at least this wide, so its two-line title fits above it even for a tiny grid.
+    min_slot = 3.0
+    available = FIGURE_WIDTH_INCHES - label_room - gap - colour_bar_room
+    tallest = max(writes_extent[1], counts_extent[1])
+    # The largest cell (inches) with which both slots fit across the figure (each slot being the wider
+    # of its panel and min_slot) and the taller panel fits under EXPLORER_MAX_HEIGHT_INCHES; 0.4 at most.
+    cell = min(0.4, (available - min_slot) / writes_extent[0], (available - min_slot) / counts_extent[0],
+               available / (writes_extent[0] + counts_extent[0]),
+               (EXPLORER_MAX_HEIGHT_INCHES - title_room - bottom_room) / tallest)
+    height = title_room + cell * tallest + bottom_room
+    figure = Figure(figsize=(FIGURE_WIDTH_INCHES, height), dpi=FIGURE_DPI)
+    writes_slot = max(min_slot, cell * writes_extent[0])
+    panel_top = height - title_room
 
-    # Top panel: row 0 is the input, row r + 1 what input pixel r writes into the full output.
+    def add_panel(slot_left, slot_width, extent):
+        """Axes ``extent`` cells large, centred in its slot and hanging from ``panel_top`` (inches)."""
+        width, panel_height = cell * extent[0], cell * extent[1]
+        left = slot_left + (slot_width - width) / 2
+        return figure.add_axes((left / FIGURE_WIDTH_INCHES, (panel_top - panel_height) / height,
+                                width / FIGURE_WIDTH_INCHES, panel_height / height))
+
+    writes_axes = add_panel(label_room, writes_slot, writes_extent)
+    counts_left = label_room + writes_slot + gap
+    counts_axes = add_panel(counts_left, available - writes_slot, counts_extent)
+    cell_points = cell * 72
+    label_fontsize = _cell_fontsize(cell_points, 2, largest=10.0)
+
+    # Left panel: row 0 is the input, row r + 1 what input pixel r writes into the full output.
     for r, written in enumerate(layout.writes):
         colour = _PIXEL_COLOURS[r % len(_PIXEL_COLOURS)]
-        top.add_patch(Rectangle((r * layout.stride, 0), 1, 1, facecolor=colour, edgecolor="black"))
-        top.text(r * layout.stride + 0.5, 0.5, f"x{r}", ha="center", va="center", fontsize=8)
+        writes_axes.add_patch(Rectangle((r * layout.stride, 0), 1, 1, facecolor=colour, edgecolor="black"))
+        if label_fontsize >= MIN_NUMBER_FONTSIZE:
+            writes_axes.text(r * layout.stride + 0.5, 0.5, f"x{r}", ha="center", va="center", fontsize=label_fontsize)
         for column in written:
-            top.add_patch(Rectangle((column, r + 1.3), 1, 1, facecolor=colour, edgecolor="black", alpha=0.8))
+            writes_axes.add_patch(Rectangle((column, r + 1.3), 1, 1, facecolor=colour, edgecolor="black", alpha=0.8))
     kept = slice(start, start + size)
     for column in range(columns):
         inside = kept.start <= column < kept.stop
-        top.add_patch(Rectangle((column, layout.input_size + 1.6), 1, 1, facecolor="white" if inside else "#BBBBBB",
-                                edgecolor="black"))
-        if column >= full and inside:
-            top.text(column + 0.5, layout.input_size + 2.1, "0", ha="center", va="center", fontsize=8)
-    top.set_xlim(-0.2, columns + 0.2)
-    top.set_ylim(layout.input_size + 2.8, -0.2)
-    top.set_yticks([0.5, layout.input_size + 2.1], ["input", "output"])
-    top.set_xticks([])
-    top.set_title(f"one row: input pixel r writes kernel taps at r*{layout.stride} ... r*{layout.stride}"
-                  f" + {layout.kernel_size - 1}; grey = cropped", fontsize=9)
-    for spine in top.spines.values():
+        writes_axes.add_patch(Rectangle((column, n_inputs + 1.6), 1, 1, facecolor="white" if inside else "#BBBBBB",
+                                        edgecolor="black"))
+        if column >= full and inside and label_fontsize >= MIN_NUMBER_FONTSIZE:
+            writes_axes.text(column + 0.5, n_inputs + 2.1, "0", ha="center", va="center", fontsize=label_fontsize)
+    writes_axes.set_xlim(-0.2, columns + 0.2)
+    writes_axes.set_ylim(n_inputs + 2.8, -0.2)
+    writes_axes.set_yticks([0.5, n_inputs + 2.1], ["input", "output"], fontsize=10)
+    writes_axes.tick_params(axis="y", length=0)
+    writes_axes.set_xticks([])
+    writes_axes.set_title(f"one row: input pixel r writes r*{layout.stride} ... r*{layout.stride} + "
+                          f"{layout.kernel_size - 1}\nof the full output ({full} wide); grey = cropped", fontsize=10)
+    for spine in writes_axes.spines.values():
         spine.set_visible(False)
 
-    image = bottom.imshow(layout.counts, cmap="Blues", vmin=0, vmax=max(1, int(layout.counts.max())))
-    for (row, column), count in np.ndenumerate(layout.counts):
-        bottom.text(column, row, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > 0.6 * layout.counts.max() else "black")
-    bottom.set_xticks([])
-    bottom.set_yticks([])
-    bottom.set_title(f"output {size}x{size}: contributions per pixel "
-                     f"(min {layout.counts.min()}, max {layout.counts.max()})", fontsize=9)
-    figure.colorbar(image, ax=bottom, shrink=0.8)
+    # Right panel: one colour per count, so the colour bar reads in whole contributions.
+    counts = layout.counts
+    largest = max(1, int(counts.max()))
+    colours = colormaps["Blues"].resampled(largest + 1)
+    image = counts_axes.imshow(counts, cmap=colours, norm=BoundaryNorm(np.arange(-0.5, largest + 1.5), colours.N))
+    count_fontsize = _cell_fontsize(cell_points, len(str(largest)))
+    numbers_fit = count_fontsize >= MIN_NUMBER_FONTSIZE
+    if numbers_fit:
+        for (row, column), count in np.ndenumerate(counts):
+            counts_axes.text(column, row, str(count), ha="center", va="center", fontsize=count_fontsize,
+                             color="white" if count > 0.6 * largest else "black")
+    counts_axes.set_xticks([])
+    counts_axes.set_yticks([])
+    shown = "" if numbers_fit else "; too small to print, see colours"
+    counts_axes.set_title(f"output {size}x{size}: contributions per pixel\n"
+                          f"(min {counts.min()}, max {counts.max()}{shown})", fontsize=10)
+    counts_right = counts_axes.get_position().x1 * FIGURE_WIDTH_INCHES
+    colour_bar_height = cell * tallest
+    colour_bar_axes = figure.add_axes(((counts_right + 0.12) / FIGURE_WIDTH_INCHES,
+                                       (panel_top - colour_bar_height) / height,
+                                       0.15 / FIGURE_WIDTH_INCHES, colour_bar_height / height))
+    colour_bar = figure.colorbar(image, cax=colour_bar_axes, spacing="proportional", ticks=_integer_ticks(largest))
+    colour_bar.ax.tick_params(labelsize=9)
+    colour_bar.minorticks_off()  # the discrete bounds (0.5, 1.5, ...) would otherwise get minor ticks
     return figure
 
 
 def draw_grids(grids: dict, *, numbers: bool = True, cmap: str = "Blues", title: str | None = None):
-    """Small arrays side by side as coloured grids, optionally with each value written in its cell.
+    """Small arrays as coloured grids, in rows of at most 9.6 inches (960 px), optionally with each value in its cell.
+
+    Panels are 2.3 to 3.2 inches wide (wider for bigger grids) at :data:`FIGURE_DPI`, as many per
+    row as fit in :data:`FIGURE_WIDTH_INCHES`, the rows filled evenly (7 small grids: 4 + 3). A
+    value is written at the largest font up to 12 pt whose digits fit its cell with a gap on
+    every side; a panel whose cells are too small for :data:`MIN_NUMBER_FONTSIZE` shows colours only
+    and says so in its title.
 
     Args:
         grids: panel title -> 2-D array ``(H, W)``.
-        numbers: write the values in the cells (for grids up to about 10x10).
+        numbers: write the values in the cells (where they fit).
         cmap: matplotlib colour map name.
         title: an overall title.
 
     Returns:
-        A ``matplotlib.figure.Figure``.
+        A ``matplotlib.figure.Figure``, at most :data:`FIGURE_WIDTH_INCHES` wide.
 
     Raises:
         ValueError: if ``grids`` is empty or holds an array that is not 2-D.
@@ -199,21 +288,53 @@ def draw_grids(grids: dict, *, numbers: bool = True, cmap: str = "Blues", title:
     for name, grid in arrays.items():
         if grid.ndim != 2:
             raise ValueError(f"grids[{name!r}] must be a 2-D array, got shape {grid.shape}")
-    figure = Figure(figsize=(2.6 * len(arrays), 2.9), layout="constrained")
-    axes = figure.subplots(1, len(arrays), squeeze=False)[0]
-    for ax, (name, grid) in zip(axes, arrays.items(), strict=True):
+    longest_side = max(max(grid.shape) for grid in arrays.values())
+    # About 0.2 inch (20 px) per cell of the largest grid, within 2.3 inches (room for a title
+    # like "padding=1, output_padding=1") and 3.2 (three 16x16 grids fill a row).
+    panel_width = float(np.clip(0.2 * longest_side, 2.3, 3.2))
+    # (The epsilon keeps 9.6 / 3.2 at 3 panels: in floating point it is 2.9999...)
+    fitting_per_row = int(FIGURE_WIDTH_INCHES / panel_width + 1e-9)
+    rows = -(-len(arrays) // fitting_per_row)  # ceiling division
+    per_row = -(-len(arrays) // rows)
+    # A tall grid (e.g. 16x9) gets a taller panel, up to 1.25 times its width; beyond that it is shrunk.
+    panel_height = panel_width * min(1.25, max(grid.shape[0] / grid.shape[1] for grid in arrays.values()))
+    title_height, suptitle_height = 0.5, 0.35 if title else 0.0
+    figure = Figure(figsize=(per_row * panel_width, rows * (panel_height + title_height) + suptitle_height),
+                    dpi=FIGURE_DPI, layout="constrained")
+    axes = figure.subplots(rows, per_row, squeeze=False).ravel()
+    for ax in axes[len(arrays):]:
+        ax.set_axis_off()  # the unused places of the last row
+    for ax, (name, grid) in zip(axes, arrays.items(), strict=False):
         low, high = float(grid.min()), float(grid.max())
         ax.imshow(grid, cmap=cmap, vmin=low, vmax=high if high > low else low + 1)
-        if numbers:
-            for (row, column), value in np.ndenumerate(grid):
-                ax.text(column, row, f"{value:g}", ha="center", va="center", fontsize=9,
-                        color="white" if high > low and value > low + 0.6 * (high - low) else "black")
-        ax.set_title(f"{name}\n{grid.shape[0]}x{grid.shape[1]}", fontsize=9)
+        ax.set_title(f"{name}\n{grid.shape[0]}x{grid.shape[1]}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(title, fontsize=11)
+    if numbers:
+        # The cells' size is known only once the layout has placed the panels.
+        figure.draw_without_rendering()
+        for ax, (name, grid) in zip(axes, arrays.items(), strict=False):
+            labels = [f"{value:g}" for value in grid.ravel()]
+            box = ax.get_window_extent()
+            cell_points = min(box.width / grid.shape[1], box.height / grid.shape[0]) * 72 / FIGURE_DPI
+            fontsize = _cell_fontsize(cell_points, max(map(len, labels)))
+            if fontsize < MIN_NUMBER_FONTSIZE:
+                ax.set_title(f"{name}\n{grid.shape[0]}x{grid.shape[1]} (values too small to print)", fontsize=10)
+                continue
+            low, high = float(grid.min()), float(grid.max())
+            for (row, column), label in zip(np.ndindex(grid.shape), labels, strict=True):
+                value = grid[row, column]
+                ax.text(column, row, label, ha="center", va="center", fontsize=fontsize,
+                        color="white" if high > low and value > low + 0.6 * (high - low) else "black")
     return figure
+
+
+CONTROL_WIDTH = "370px"
+"""Width of every slider and dropdown of the explorer, label and read-out included."""
+CONTROL_LABEL_WIDTH = "110px"
+"""Width of the controls' labels: "output_padding" in JupyterLab's 13 px font is about 95 px."""
 
 
 class TransposeExplorer:
@@ -244,13 +365,20 @@ class TransposeExplorer:
                                                description="output_padding"),
         }
         for control in self.controls.values():
-            control.style.description_width = "initial"  # so "output_padding" is not cut short
-        self.message = widgets.HTML()
+            # One label width for all (wide enough for "output_padding"), so the controls line up.
+            control.style.description_width = CONTROL_LABEL_WIDTH
+            control.layout.width = CONTROL_WIDTH
+        # The controls keep their width whatever the message says (flex 0 0: never shrink); the message
+        # takes the rest of the row and wraps its lines, or moves below the controls in a narrow notebook.
+        controls = widgets.VBox(list(self.controls.values()),
+                                layout=widgets.Layout(flex="0 0 auto", width=CONTROL_WIDTH))
+        self.message = widgets.HTML(layout=widgets.Layout(flex="1 1 300px", min_width="260px", margin="0 0 0 12px"))
         self.plot = widgets.Output()
         self.layout: TransposeLayout | None = None
         for control in self.controls.values():
             control.observe(self.update, names="value")
-        self.widget = widgets.VBox([widgets.HBox([widgets.VBox(list(self.controls.values())), self.message]),
+        self.widget = widgets.VBox([widgets.HBox([controls, self.message],
+                                                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
                                     self.plot])
         self.update()
 
@@ -282,7 +410,7 @@ class TransposeExplorer:
                               f"Keras {keras_layers} on zeros: shape {keras_shape} ({verdict})")
         # Shown as PNG bytes, so the drawing appears whatever matplotlib backend the notebook uses.
         png = io.BytesIO()
-        draw_transpose_layout(self.layout).savefig(png, format="png", dpi=90)
+        draw_transpose_layout(self.layout).savefig(png, format="png", dpi=FIGURE_DPI)
         with self.plot:
             clear_output(wait=True)
             display(Image(png.getvalue()))
