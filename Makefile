@@ -3,8 +3,14 @@ VENV ?= .venv
 PYTHON ?=
 # Extra options for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port=8890".
 LAB_ARGS ?=
-# The folder JupyterLab opens (tests point it at a scratch copy so nothing they run is saved over lessons/).
+# The folder of lessons JupyterLab opens, e.g. LESSONS=workbook/lessons.
 LESSONS ?= lessons
+# JupyterLab serves the folder above $(LESSONS) (the repository, the workbook or a release: each holds media/
+# beside lessons/), so the lessons' figure links ../media/*.png resolve, and opens on the lessons folder.
+LAB_ROOT = $(abspath $(LESSONS)/..)
+LAB_OPEN = $(notdir $(abspath $(LESSONS)))
+LAB_SERVE = --ServerApp.root_dir="$(LAB_ROOT)" --FileContentsManager.preferred_dir="$(LAB_OPEN)" \
+	--LabApp.default_url="/lab/tree/$(LAB_OPEN)"
 # Jupyter refuses to run as root (common in containers) unless told it is intended.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 BIN := $(VENV)/bin
@@ -12,23 +18,25 @@ BIN := $(VENV)/bin
 .PHONY: help setup lab test lint clean workbook
 
 help:
-	@echo "make lab    set up $(VENV) if needed, then open JupyterLab on lessons/"
+	@echo "make lab    set up $(VENV) if needed, then open JupyterLab on lessons/ (LESSONS=workbook/lessons for the workbook)"
 	@echo "make test   set up $(VENV) if needed, then lint, unit tests and every lesson under nbval"
 	@echo "make lint   ruff over the package, tests and lessons"
 	@echo "make workbook  write the blank student copy to workbook/; open it with: make lab LESSONS=workbook/lessons"
 	@echo "make clean  remove $(VENV) and caches"
 	@echo "Choose the interpreter with PYTHON=/path/to/python3.X (3.10-3.13)."
 
-# Optional dependency groups of pyproject.toml to install; `make test` adds torch, the second
-# Keras backend its tests train on (learners need not download it).
+# Optional dependency groups of pyproject.toml to install. `make test` adds jax, the second Keras
+# backend its tests train on (CPU wheels, about 150 MB); `make test EXTRAS=dev,jax,torch` tests torch
+# too, as CI does (on Linux PyPI's torch brings CUDA libraries, several GB). Learners need neither.
 EXTRAS ?= dev
-test: EXTRAS = dev,torch
+test: EXTRAS = dev,jax
 
 setup:
 	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)" "$(EXTRAS)"
 
 lab: setup
-	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) $(LESSONS)
+	@test -d "$(LESSONS)" || { echo "No folder $(LESSONS) to open (the workbook: make workbook first)." >&2; exit 1; }
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_SERVE) $(LAB_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

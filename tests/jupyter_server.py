@@ -1,22 +1,80 @@
-"""Start and always stop a real JupyterLab server for the end-to-end tests."""
+"""Start and always stop a real JupyterLab server, the way `make lab` does, for the end-to-end tests.
+
+The server is `make lab` itself, run in a scratch copy of the repository (or of a release): the
+Makefile alone decides which folder JupyterLab serves and where it opens, so the tests cannot drift
+from what a learner gets, and whatever a test runs or JupyterLab autosaves never touches lessons/.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
+import nbformat
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# What a scratch copy of the repository leaves out: environments, git, build and test outputs (as .gitignore).
+COPY_IGNORED = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache",
+                                      ".ipynb_checkpoints", "build", "dist", "workbook", "test-artifacts", "*.keras")
+# Markdown and HTML image links in a markdown cell: ![alt](target "title") and <img src="target">.
+_IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|<img\b[^>]*\bsrc=[\"']([^\"']+)[\"']")
+
+
+class Lab(NamedTuple):
+    """A running `make lab`: its address, its token, and the folder it opened (an API path, e.g. ``lessons``)."""
+
+    base_url: str
+    token: str
+    lessons: str
+
+
+def copy_repository(destination: Path) -> Path:
+    """A scratch copy of the repository as `make lab` sees it (Makefile, lessons/, media/, ...); returns it."""
+    shutil.copytree(REPO_ROOT, destination, ignore=COPY_IGNORED)
+    return destination
+
+
+def image_links(notebook: Path) -> list[str]:
+    """The targets of every image in the notebook's markdown cells, in order (e.g. ``../media/unet.png``)."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    return [match.group(1) or match.group(2) for cell in cells if cell.cell_type == "markdown"
+            for match in _IMAGE_LINK.finditer(cell.source)]
+
+
+def _venv() -> Path:
+    venv = Path(sys.prefix)
+    if not (venv / ".installed").exists():
+        pytest.skip("not running inside the venv that `make lab` creates (e.g. a conda environment)")
+    return venv
+
+
+def _make_lab(lab_args: str = "", lessons: str | None = None, dry_run: bool = False) -> list[str]:
+    # -o setup: the venv exists already (see _venv); never let a test reinstall it from a scratch copy.
+    return ["make", "-s", *(["-n"] if dry_run else []), "-o", "setup", "lab", f"VENV={_venv()}",
+            f"LAB_ARGS={lab_args}", *([f"LESSONS={lessons}"] if lessons else [])]
+
+
+def lab_command(project: Path, lessons: str | None = None) -> dict[str, str]:
+    """The ``--option=value`` arguments of the `jupyter lab` command that `make lab` in ``project`` runs."""
+    completed = subprocess.run(_make_lab(lessons=lessons, dry_run=True), cwd=project, capture_output=True,
+                               text=True, timeout=60, check=True)
+    command = shlex.split(completed.stdout.strip().splitlines()[-1])
+    assert Path(command[0]).name == "jupyter" and command[1] == "lab", command
+    return dict(argument[2:].split("=", 1) for argument in command[2:] if "=" in argument)
 
 
 def _free_port() -> int:
@@ -26,19 +84,22 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_lab(scratch_dir: Path):
-    """Start `make lab` from this venv on a free localhost port; yield (base_url, token); always stop it.
+def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | None = None):
+    """Run `make lab` on a free localhost port; yield a :class:`Lab`; always stop it.
 
-    The server opens a copy of lessons/ (with media/ beside it, so figure links resolve) made in
-    ``scratch_dir``: whatever a test runs or JupyterLab autosaves never touches the committed lessons.
-    Skips the calling test when not run inside the venv that `make lab` creates.
+    Args:
+        scratch_dir: an empty folder for the copy, JupyterLab's settings, workspaces and runtime files.
+        project: the folder to run `make lab` in (a release, say); default a fresh copy of the repository.
+        lessons: passed as ``LESSONS=`` (e.g. ``workbook/lessons``); default the Makefile's own.
+
+    Only ``LAB_ARGS`` is added to the learner's command: no browser, the port, the token, and scratch
+    settings that render every cell (JupyterLab otherwise skips off-screen cells, which a test cannot
+    then find) and show no news pop-up over the page. Skips the calling test when not run inside the
+    venv that `make lab` creates.
     """
-    venv = Path(sys.prefix)
-    if not (venv / ".installed").exists():
-        pytest.skip("not running inside the venv that `make lab` creates (e.g. a conda environment)")
+    _venv()
+    project = project or copy_repository(scratch_dir / "repository")
     port, token = _free_port(), "course-test-token"
-    # Scratch user settings: render every cell (JupyterLab otherwise skips off-screen cells, which a
-    # test cannot then find), and no news pop-up over the page. Workspaces stay in the scratch folder too.
     settings_dir = scratch_dir / "lab-settings"
     for plugin, settings in {"notebook-extension/tracker": {"windowingMode": "none"},
                              "apputils-extension/notification": {"fetchNews": "false"}}.items():
@@ -47,33 +108,39 @@ def running_lab(scratch_dir: Path):
         path.write_text(json.dumps(settings))
     lab_args = (f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
                 f"--LabApp.user_settings_dir={settings_dir} --LabApp.workspaces_dir={scratch_dir / 'workspaces'}")
-    lessons_copy = scratch_dir / "course" / "lessons"
-    shutil.copytree(REPO_ROOT / "lessons", lessons_copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    if (REPO_ROOT / "media").is_dir():
-        shutil.copytree(REPO_ROOT / "media", lessons_copy.parent / "media")
     environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(scratch_dir / "runtime")}
-    server = subprocess.Popen(["make", "-s", "lab", f"VENV={venv}", f"LAB_ARGS={lab_args}",
-                               f"LESSONS={lessons_copy}"], cwd=REPO_ROOT,
-                              env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True)
+    server = subprocess.Popen(_make_lab(lab_args, lessons), cwd=project, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                with urllib.request.urlopen(f"{base_url}/api/status?token={token}", timeout=5) as response:
-                    json.load(response)
+                # `/` redirects to the page `make lab` opens, /lab/tree/<the lessons folder>.
+                with urllib.request.urlopen(f"{base_url}/?token={token}", timeout=5) as response:
+                    opened = urllib.parse.urlsplit(response.url).path
                 break
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()[-2000:]
                 assert time.monotonic() < deadline, "JupyterLab did not answer within 90 s"
                 time.sleep(0.5)
-        yield base_url, token
+        assert re.fullmatch(r"/lab(/tree(/.*)?)?", opened), f"`make lab` opens {opened}, not JupyterLab's file tree"
+        yield Lab(base_url, token, urllib.parse.unquote(opened.removeprefix("/lab").removeprefix("/tree")).strip("/"))
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Stop `make` and what it started, by its process group: jupyter-lab outlives make, and can hang while it
+    shuts down (a kernel still starting), so wait for the whole group, then kill what is left."""
+    for stop_signal, grace_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, stop_signal)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            server.poll()  # reap make, so that it does not count as alive
             try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=30)
+                os.killpg(server.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)

@@ -8,14 +8,16 @@ read the rendered page. Screenshots go to test-artifacts/browser/ (printed at th
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from tests.jupyter_server import REPO_ROOT, running_lab
+from tests.jupyter_server import REPO_ROOT, copy_repository, image_links, running_lab
 
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "browser"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,11 +50,14 @@ def browser_page(tmp_path):
             context.close()
 
 
-def open_notebook(page, base_url, token, name):
-    """Open a lesson in JupyterLab and wait until its cells are shown and its kernel is idle."""
-    page.goto(f"{base_url}/lab/tree/{name}?token={token}")
+def open_notebook(page, lab, name, wait_for_kernel=True):
+    """Open a lesson (from the folder `make lab` opened) in JupyterLab; wait until its cells are shown and,
+    unless told not to, until its kernel is idle."""
+    # reset: a fresh workspace, so lessons opened before are not restored in other tabs.
+    page.goto(f"{lab.base_url}/lab/tree/{posixpath.join(lab.lessons, name)}?token={lab.token}&reset")
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()
-    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle")).first.wait_for(timeout=120_000)
+    if wait_for_kernel:
+        page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle")).first.wait_for(timeout=120_000)
 
 
 def run_menu_command(page, menu, label):
@@ -79,8 +84,8 @@ def screenshot(page, name: str) -> Path:
 
 def test_lesson_00_runs_in_jupyterlab_without_errors_and_its_slider_responds(browser_page, tmp_path):
     page = browser_page
-    with running_lab(tmp_path) as (base_url, token):
-        open_notebook(page, base_url, token, "00_setup.ipynb")
+    with running_lab(tmp_path) as lab:
+        open_notebook(page, lab, "00_setup.ipynb")
         run_menu_command(page, "Run", "Run All Cells")
         wait_until_all_cells_ran(page)
         assert page.locator(STDERR_OUTPUT).count() == 0, page.locator(STDERR_OUTPUT).first.inner_text()
@@ -131,8 +136,8 @@ def test_lesson_01_explorer_follows_its_sliders(browser_page, tmp_path):
     from unet_lib import conv_transpose_output_size
 
     page = browser_page
-    with running_lab(tmp_path) as (base_url, token):
-        open_notebook(page, base_url, token, "01_transpose_convolution.ipynb")
+    with running_lab(tmp_path) as lab:
+        open_notebook(page, lab, "01_transpose_convolution.ipynb")
         run_cell_containing(page, "import unet_lib")
         cell = run_cell_containing(page, "explorer = transpose_explorer(")
         assert page.locator(STDERR_OUTPUT).count() == 0, page.locator(STDERR_OUTPUT).first.inner_text()
@@ -152,3 +157,57 @@ def test_lesson_01_explorer_follows_its_sliders(browser_page, tmp_path):
         state = wait_for_new_state(cell, state)
         assert state[0] == conv_transpose_output_size(4, 3, stride=3, padding=1)
         screenshot(page, "lesson01_explorer_padding_1")
+
+
+LESSONS = sorted((REPO_ROOT / "lessons").glob("*.ipynb"))
+# In the notebook shown (lessons opened before stay in hidden tabs).
+MARKDOWN = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .jp-RenderedMarkdown'
+IMAGES = f'{MARKDOWN} img'
+IMAGES_STATE = """images => images.map(image => ({src: image.getAttribute('src'), complete: image.complete,
+                                                   width: image.naturalWidth}))"""
+
+
+def wait_until_markdown_rendered(page, lesson: Path):
+    """Wait until every markdown cell of ``lesson`` is rendered and holds its images (none left as source)."""
+    notebook = nbformat.read(lesson, as_version=4)
+    n_markdown = sum(cell.cell_type == "markdown" for cell in notebook.cells)
+    page.wait_for_function(
+        """([nMarkdown, nImages, markdown, images]) =>
+            document.querySelectorAll(markdown).length === nMarkdown
+            && document.querySelectorAll(images).length === nImages""",
+        arg=[n_markdown, len(image_links(lesson)), MARKDOWN, IMAGES], timeout=60_000)
+
+
+def figure_problems(page, lab, lesson: Path) -> list[str]:
+    """Open ``lesson`` (not run it: rendering its markdown is all this needs), scroll to each of its figures and
+    screenshot it; return one line per figure that did not load."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    links = image_links(lesson)
+    open_notebook(page, lab, lesson.name, wait_for_kernel=False)
+    wait_until_markdown_rendered(page, lesson)
+    images = page.locator(IMAGES)
+    for index in range(images.count()):
+        image = images.nth(index)
+        image.scroll_into_view_if_needed()
+        try:
+            page.wait_for_function("image => image.complete && image.naturalWidth > 0",
+                                   arg=image.element_handle(), timeout=10_000)
+        except PlaywrightTimeout:  # the figure never loaded: reported below, with the others
+            pass
+        screenshot(page, f"{lesson.stem}_figure{index + 1}")
+    state = images.evaluate_all(IMAGES_STATE)
+    return [f"{lesson.name}: {link} did not load (shown as src={image['src']!r}, naturalWidth {image['width']})"
+            for link, image in zip(links, state, strict=True) if not (image["complete"] and image["width"] > 0)]
+
+
+def test_every_figure_of_every_lesson_loads_in_make_lab(browser_page, tmp_path):
+    # The figures live in media/, beside lessons/, linked as ../media/x.png: they show only because `make lab`
+    # serves the folder above lessons/. Every markdown cell is rendered (windowing is off), no cell is run.
+    repository = copy_repository(tmp_path / "repository")
+    lessons = sorted((repository / "lessons").glob("*.ipynb"))
+    assert [lesson.name for lesson in lessons] == [lesson.name for lesson in LESSONS]
+    assert sum(len(image_links(lesson)) for lesson in lessons) > 0
+    with running_lab(tmp_path, project=repository) as lab:
+        problems = [problem for lesson in lessons for problem in figure_problems(browser_page, lab, lesson)]
+    assert problems == [], "\n".join(problems)

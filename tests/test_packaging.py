@@ -56,7 +56,9 @@ def test_every_supported_python_gets_one_pin_per_package(repo_root):
 
 
 def test_ci_runs_the_readme_test_command(repo_root):
-    assert "make test" in (repo_root / "README.md").read_text()
+    readme = (repo_root / "README.md").read_text()
     ci_commands = [line.strip() for line in (repo_root / ".ci" / "run").read_text().splitlines()
-                   if line.strip() and not line.startswith("#")]
-    assert "make test" in ci_commands
+                   if line.strip() and not line.strip().startswith("#")]
+    test_commands = [command for command in ci_commands if command.startswith("make test")]
+    assert len(test_commands) == 1, f".ci/run must run `make test` once, found {test_commands}"
+    assert test_commands[0] in readme, f"the README must show CI's test command {test_commands[0]!r}"

@@ -323,3 +323,57 @@ def test_recorded_lists_are_found_and_malformed_ones_named(tmp_path):
     (checks / "bad.py").write_text('RECORDED = "table"\n')
     with pytest.raises(ValueError, match="bad.py: RECORDED must be a literal list of function names"):
         discover_recorded(tmp_path / "pkg")
+
+
+def _release_figure_problems(release: Path) -> tuple[list[str], int]:
+    """(figure links of the release's lessons that do not name a file inside the release, how many links there are)."""
+    from tests.jupyter_server import image_links
+
+    problems, n_links = [], 0
+    for lesson in sorted((release / "lessons").glob("*.ipynb")):
+        for link in image_links(lesson):
+            n_links += 1
+            target = (lesson.parent / link).resolve()
+            if not (target.is_file() and release.resolve() in target.parents):
+                problems.append(f"{lesson.name}: {link}")
+    return problems, n_links
+
+
+def _assert_make_lab_serves(release: Path) -> None:
+    """`make lab` in the release, and `make lab LESSONS=<release>/lessons` from the repository, serve the release
+    folder (its media/ beside its lessons/) and open its lessons, as in the repository."""
+    from tests.jupyter_server import lab_command
+
+    assert (release / "Makefile").read_text() == (REPO_ROOT / "Makefile").read_text()
+    for arguments in (lab_command(release), lab_command(REPO_ROOT, lessons=str(release / "lessons"))):
+        assert arguments["ServerApp.root_dir"] == str(release.resolve())
+        assert arguments["LabApp.default_url"] == "/lab/tree/lessons"
+
+
+def test_release_keeps_figures_beside_its_lessons_and_its_make_lab_serves_them(tmp_path):
+    import shutil
+
+    lessons, package = make_course(tmp_path / "src")
+    shutil.copy2(REPO_ROOT / "Makefile", tmp_path / "src" / "Makefile")
+    (tmp_path / "src" / "media").mkdir()
+    shutil.copy2(REPO_ROOT / "media" / "unet.png", tmp_path / "src" / "media" / "unet.png")
+    cells = lesson_cells() + [nbformat.v4.new_markdown_cell("![The U-Net](../media/unet.png)", id="figure")]
+    write_notebook(lessons / "00_mini.ipynb", cells)
+    release = tmp_path / "release"
+    build_release(release, lessons, package)
+    assert _release_figure_problems(release) == ([], 1)
+    _assert_make_lab_serves(release)
+    # The check itself works: a link to a figure the release lacks is found.
+    (release / "media" / "unet.png").unlink()
+    assert _release_figure_problems(release) == (["00_mini.ipynb: ../media/unet.png"], 1)
+
+
+@pytest.mark.slow
+def test_course_release_shows_every_figure_of_the_lessons_in_its_make_lab():
+    # The workbook (`make workbook`) and a student release: media/ beside lessons/, every figure link resolving.
+    from tests.jupyter_server import image_links
+
+    release = course_release()
+    n_repository_links = sum(len(image_links(lesson)) for lesson in (REPO_ROOT / "lessons").glob("*.ipynb"))
+    assert _release_figure_problems(release) == ([], n_repository_links) and n_repository_links > 0
+    _assert_make_lab_serves(release)
