@@ -1,10 +1,14 @@
 """``bench unet``: the FLOP count against a hand-computed model, argument checks, and a tiny run (no timing asserts)."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
+from tests.conftest import REPO_ROOT
 from unet_lib._keras import keras
 from unet_lib.bench import BENCHMARK_MODULES
 from unet_lib.bench_unet import conv_flops_per_image, validated_settings
@@ -108,3 +112,54 @@ def test_mixed_precision_applies_to_the_benchmarked_model_only():
     assert report["precision"] == "mixed_bfloat16" and report["compute_dtype"] == "bfloat16"
     assert report["train_images_per_second"] > 0
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_presets_build_the_models_they_name():
+    from unet_lib.bench_unet import PRESETS
+
+    def parameters(preset):
+        settings = PRESETS[preset]
+        model = unet_model((*settings["image_size"], 3), n_filters=settings["n_filters"],
+                           n_classes=settings["n_classes"], depth=settings["depth"], batch_norm=True)
+        return model.count_params()
+
+    assert PRESETS["mooc"]["image_size"] == (96, 128) and PRESETS["mooc"]["batch_size"] == 32
+    # The widths of NVIDIA's UNet_Medical (Ronneberger et al.'s 31M parameters, with 2x2 up-convolutions);
+    # the course's 3x3 transposed convolutions add 3.6M.
+    assert parameters("unet-medical") == 34_568_194 and PRESETS["unet-medical"]["batch_size"] == 8
+    assert all(side % 2 ** PRESETS["unet-medical"]["depth"] == 0 for side in PRESETS["unet-medical"]["image_size"])
+
+
+def test_peak_flops_are_looked_up_by_gpu_name_and_precision():
+    from unet_lib.bench_unet import peak_tflops
+
+    assert peak_tflops("NVIDIA A100-SXM4-80GB", "mixed_float16") == 312.0
+    assert peak_tflops("NVIDIA H200", "float32") == 67.0
+    assert peak_tflops("NVIDIA H200", "mixed_bfloat16") == 989.0
+    assert peak_tflops("Some Other GPU", "float32") is None and peak_tflops(None, "float32") is None
+
+
+@pytest.mark.slow
+def test_a_preset_is_overridden_by_explicit_options(capsys):
+    assert main(["bench", "unet", "--preset", "mooc", *TINY]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # The tiny options win; the preset's 23 classes stay.
+    assert (report["image_size"], report["n_filters"], report["n_classes"]) == ([16, 16], 4, 23)
+    assert report["gpu"] is None and report["fraction_of_peak"] is None  # no GPU here
+
+
+@pytest.mark.slow
+def test_bench_unet_runs_where_only_keras_and_jax_are_installed(tmp_path):
+    # As on many GPU machines (scripts/gpu_benchmark.sh): no TensorFlow, matplotlib, Pillow or widgets.
+    pytest.importorskip("jax", reason="the jax extra is not installed")
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nfor name in ('tensorflow', 'matplotlib', 'PIL', 'ipywidgets'):\n"
+        "    sys.modules[name] = None  # importing it raises ImportError, as if it were not installed\n")
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"}
+    completed = subprocess.run([sys.executable, "-m", "unet_lib", "bench", "unet", "--preset", "unet-medical",
+                                "--precision", "mixed_float16", "--jit-compile", *TINY], cwd=REPO_ROOT,
+                               env=environment, capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout)
+    assert (report["backend"], report["compute_dtype"], report["jit_compile"]) == ("jax", "float16", True)
+    assert report["n_classes"] == 2 and report["train_images_per_second"] > 0

@@ -24,6 +24,28 @@ import numpy as np
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 """Keras dtype policies the benchmark accepts; ``mixed_*`` compute in 16 bits and keep float32 weights."""
 
+PRESETS = {
+    "course": {"image_size": (64, 64), "n_filters": 8, "depth": 4, "batch_size": 8, "n_classes": 3},
+    # The MOOC's U-Net assignment: 96x128 CARLA frames, 32 filters, 23 classes.
+    "mooc": {"image_size": (96, 128), "n_filters": 32, "depth": 4, "batch_size": 32, "n_classes": 23},
+    # NVIDIA's UNet_Medical TF2 example (Ronneberger et al.'s widths, 64 to 1024 filters): 572x572
+    # there; 576 is the nearest size a depth-4 "same"-padded U-Net takes (a multiple of 16). With
+    # the course's 3x3 transposed convolutions (2x2 there) it has 34.6M parameters, not 31M.
+    "unet-medical": {"image_size": (576, 576), "n_filters": 64, "depth": 4, "batch_size": 8, "n_classes": 2},
+}
+"""Model and batch settings of ``bench unet --preset NAME``; explicit options override them."""
+
+GPU_PEAK_TFLOPS = {
+    # Dense peaks from NVIDIA's data sheets: float32 on the CUDA cores, 16-bit on the Tensor Cores.
+    "H200": {"float32": 67.0, "16-bit": 989.0},
+    "H100": {"float32": 67.0, "16-bit": 989.0},
+    "A100": {"float32": 19.5, "16-bit": 312.0},
+    "L4": {"float32": 30.3, "16-bit": 121.0},
+    "V100": {"float32": 15.7, "16-bit": 125.0},
+    "T4": {"float32": 8.1, "16-bit": 65.0},
+}
+"""Peak TFLOP/s per GPU model (SXM parts; a PCIe card peaks lower), to report a fraction of peak."""
+
 TRAINING_FLOPS_PER_FORWARD = 3
 """A training step costs about three forward passes: the forward pass, then the gradients with
 respect to the inputs and with respect to the weights, each as costly as the forward pass."""
@@ -156,8 +178,9 @@ def run_unet_benchmark(
         A JSON-serialisable dictionary: the settings, ``backend``, ``device``, ``parameters``,
         ``train_images_per_second`` and ``inference_images_per_second`` (all timed steps'
         images over their total time), ``train_step_ms`` and ``inference_step_ms`` (medians),
-        ``train_gflop_per_image`` (from :func:`conv_flops_per_image`) and ``achieved_tflops``
-        (training operations per second).
+        ``train_gflop_per_image`` (from :func:`conv_flops_per_image`), ``achieved_tflops``
+        (training operations per second), and ``gpu``, ``peak_tflops`` and ``fraction_of_peak``
+        (None on a CPU or an unknown GPU; :func:`peak_tflops`).
 
     Raises:
         ValueError: if an argument is not a positive integer, ``precision`` is unknown, or the
@@ -221,10 +244,51 @@ def run_unet_benchmark(
         "train_gflop_per_image": _significant(train_flops_per_image / 1e9),
         "achieved_tflops": _significant(train_flops_per_image * train_images_per_second / 1e12),
     }
+    gpu_name = gpu_model_name() if list_gpus() else None
+    peak = peak_tflops(gpu_name, precision)
+    report["gpu"] = gpu_name
+    report["peak_tflops"] = peak
+    report["fraction_of_peak"] = None if peak is None else _significant(report["achieved_tflops"] / peak, 3)
     if hasattr(os, "getloadavg"):
         # Other programs slow the steps down: say how busy the machine was.
         report["load_average"] = round(os.getloadavg()[0], 2)
     return report
+
+
+def gpu_model_name() -> str | None:
+    """The product name of the first GPU the backend sees (``"NVIDIA H200"``), or None without one."""
+    from unet_lib._keras import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        return gpus[0].device_kind if gpus else None
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name") if gpus else None
+    return None
+
+
+def peak_tflops(gpu_name: str | None, precision: str) -> float | None:
+    """The GPU's peak TFLOP/s for ``precision`` (:data:`GPU_PEAK_TFLOPS`), or None for an unknown GPU or a CPU.
+
+    Float32 counts the CUDA cores' rate: TensorFlow and JAX may run float32 convolutions as TF32
+    on the Tensor Cores, so a float32 fraction above 1 means they did.
+    """
+    if not gpu_name:
+        return None
+    for model, peaks in GPU_PEAK_TFLOPS.items():
+        if model in gpu_name.upper():
+            return peaks["float32" if precision == "float32" else "16-bit"]
+    return None
 
 
 def _significant(value: float, digits: int = 4) -> float:
@@ -253,26 +317,31 @@ def add_benchmark(subparsers) -> None:
         "builds it) on one fixed random batch, after a warm-up, and prints one line of JSON: images per "
         "second, median step times, and the TFLOP/s achieved by its convolutions.",
     )
-    parser.add_argument("--image-size", type=int, nargs=2, default=[64, 64], metavar=("H", "W"),
-                        help="image height and width, multiples of 2**depth (default 64 64)")
-    parser.add_argument("--n-filters", type=int, default=8, help="filters of the first level (default 8)")
-    parser.add_argument("--depth", type=int, default=4, help="number of poolings (default 4)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per step (default 8)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="course",
+                        help="model and batch settings: course (64x64, 8 filters, batch 8; the default), mooc "
+                        "(96x128, 32 filters, batch 32, 23 classes), unet-medical (576x576, 64 filters, batch 8, "
+                        "2 classes, 34.6M parameters); the options below override them")
+    parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="image height and width, multiples of 2**depth")
+    parser.add_argument("--n-filters", type=int, default=None, help="filters of the first level")
+    parser.add_argument("--depth", type=int, default=None, help="number of poolings")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per step")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="dtype policy of the model (default float32)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps of each kind (default 20)")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (default 3)")
     parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                         help="compile the training step with XLA (default: on with a GPU, except under torch)")
-    parser.add_argument("--n-classes", type=int, default=3, help="classes of the labels (default 3)")
+    parser.add_argument("--n-classes", type=int, default=None, help="classes of the labels")
 
     def run(arguments: argparse.Namespace) -> int:
-        settings = {
-            "image_size": tuple(arguments.image_size), "n_filters": arguments.n_filters, "depth": arguments.depth,
-            "batch_size": arguments.batch_size, "precision": arguments.precision, "steps": arguments.steps,
-            "warmup_steps": arguments.warmup_steps, "jit_compile": arguments.jit_compile,
-            "n_classes": arguments.n_classes,
-        }
+        settings = dict(PRESETS[arguments.preset])
+        for name in ("image_size", "n_filters", "depth", "batch_size", "n_classes"):
+            if getattr(arguments, name) is not None:
+                settings[name] = getattr(arguments, name)
+        settings["image_size"] = tuple(settings["image_size"])
+        settings.update(precision=arguments.precision, steps=arguments.steps, warmup_steps=arguments.warmup_steps,
+                        jit_compile=arguments.jit_compile)
         try:
             validated_settings(**settings)
         except ValueError as error:

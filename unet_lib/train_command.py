@@ -26,6 +26,8 @@ def add_command(subparsers) -> None:
         "on a CPU, a larger one with mixed precision and XLA on a GPU), evaluate it on held-out scenes, "
         "save it, and print a final line of JSON.",
     )
+    parser.add_argument("--config", choices=("cpu", "gpu"), help="start from CPU_CONFIG or GPU_CONFIG (default: "
+                        "GPU_CONFIG where a GPU is visible, else CPU_CONFIG); the options below override it")
     parser.add_argument("--epochs", type=int, help="passes over the training scenes (default: the configuration's)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="scene height and width")
     parser.add_argument("--batch-size", type=int, help="scenes per gradient step")
@@ -46,6 +48,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
     from unet_lib._keras import keras
     from unet_lib.data import CLASS_NAMES
     from unet_lib.training import (
+        CPU_CONFIG,
+        GPU_CONFIG,
         default_config,
         describe_device,
         evaluate_segmentation,
@@ -63,7 +67,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
         "seed": arguments.seed,
     }
     try:
-        config = dataclasses.replace(default_config(), **{k: v for k, v in overrides.items() if v is not None})
+        base = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG, None: None}[arguments.config] or default_config()
+        config = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
         data, class_names = {}, CLASS_NAMES
         if arguments.data is not None:
             from unet_lib.folders import load_dataset_folder
