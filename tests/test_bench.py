@@ -1,5 +1,7 @@
 """The bench verb: registry, argument checks and a tiny run (no timing asserts)."""
 
+import re
+
 import pytest
 
 from unet_lib.bench import BENCHMARK_MODULES, parse_shapes, run_transpose_benchmark, time_side_by_side
@@ -47,3 +49,11 @@ def test_bench_transpose_cli_smoke(capsys):
         main(["bench", "transpose", "--kernels", "two"])
     with pytest.raises(SystemExit, match="NxHxWxC_in:C_out"):
         main(["bench", "transpose", "--shapes", "4x4"])
+
+
+def test_the_report_names_the_cpu_and_the_blas_kernels():
+    from unet_lib.bench import _machine, cpu_model, numpy_blas
+
+    # NumPy's PyPI wheels bundle OpenBLAS, which picks its kernels for the CPU at run time.
+    assert re.fullmatch(r"scipy-openblas [\d.]+, \w+ kernels", numpy_blas()), numpy_blas()
+    assert cpu_model() and cpu_model() in _machine() and numpy_blas() in _machine()

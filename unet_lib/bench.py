@@ -10,6 +10,7 @@ Results are recorded in ``docs/BENCHMARKS.md``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import importlib
 import os
@@ -17,6 +18,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -104,9 +106,39 @@ def parse_shapes(text: str) -> list[tuple[int, int, int, int, int]]:
     return shapes
 
 
+def cpu_model() -> str:
+    """The processor's name as the system reports it (``"AMD EPYC"``, ``"Intel(R) Xeon(R) ..."``)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux
+    return platform.processor() or platform.machine()
+
+
+def numpy_blas() -> str:
+    """The BLAS NumPy was built with, and the kernel it picked for this CPU where it says (OpenBLAS)."""
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    description = f"{blas.get('name', 'unknown BLAS')} {blas.get('version', '')}".strip()
+    libraries = Path(np.__file__).parent.parent / "numpy.libs"
+    for library in sorted(libraries.glob("*openblas*.so*")):
+        try:
+            openblas = ctypes.CDLL(str(library))
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            if hasattr(openblas, symbol):
+                corename = getattr(openblas, symbol)
+                corename.restype = ctypes.c_char_p
+                return f"{description}, {corename().decode()} kernels"
+    return description
+
+
 def _machine() -> str:
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, load average {load}"
+    return f"{cpu_model()}, {os.cpu_count()} CPU cores, NumPy BLAS {numpy_blas()}, load average {load}"
 
 
 def _format_table(header: list[str], rows: list[list[str]]) -> str:
