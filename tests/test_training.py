@@ -98,6 +98,45 @@ def test_predict_masks_on_a_batch_and_a_single_image():
         predict_masks(model, images[0, :, :, 0])
 
 
+def test_predict_masks_feeds_the_model_one_batch_shape_only():
+    """One input shape, so TensorFlow traces the forward pass once: 70 images, then single ones, all in 16s."""
+    model = build_training_model(TINY, steps=1)
+    shapes = []
+    predict_on_batch = model.predict_on_batch
+    model.predict_on_batch = lambda batch: shapes.append(batch.shape) or predict_on_batch(batch)
+    images = np.random.default_rng(0).random((70, 32, 32, 3), dtype=np.float32)
+    batch = predict_masks(model, images)  # four full chunks and a padded one
+    for index in (0, 69):
+        np.testing.assert_array_equal(predict_masks(model, images[index]), batch[index])
+    assert set(shapes) == {(16, 32, 32, 3)} and len(shapes) == 5 + 2
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        predict_masks(model, images, batch_size=0)
+
+
+def test_training_prints_one_line_per_epoch_numbered_out_of_all(capsys):
+    """train_unet calls fit once per epoch; the lines still read epoch 1/N ... N/N, with the scores."""
+    config = dataclasses.replace(TINY, n_train=16, epochs=3)
+    train_unet(config, verbose=1)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    for line in lines:
+        assert "loss" in line and "held out: loss" in line and "mean IoU" in line, line
+        assert "Epoch" not in line  # Keras's own per-call labels stay out
+    train_unet(dataclasses.replace(config, epochs=1), verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_epoch_progress_leaves_out_what_the_model_does_not_log(capsys):
+    from unet_lib.training import EpochProgress
+
+    progress = EpochProgress(2, prefix="small: ")
+    progress.on_epoch_begin(1)
+    progress.on_epoch_end(1, {"loss": np.float32(0.25)})
+    assert capsys.readouterr().out.startswith("small: epoch 2/2: loss 0.250 (")
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        EpochProgress(0)
+
+
 def test_short_training_run_lowers_the_loss():
     run = train_unet(TINY, verbose=0)
     losses = run.history["loss"]

@@ -266,25 +266,38 @@ def _validated_masks(masks, n_classes: int) -> np.ndarray:
     return masks
 
 
-def predict_masks(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def predict_masks(model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
     """The class of every pixel: the argmax of the model's logits.
+
+    Every forward pass gets exactly ``batch_size`` images (``model.predict_on_batch``), the last
+    chunk and a single image padded with blank ones that are dropped again. On TensorFlow and JAX a
+    compiled forward pass is traced once per input shape: with one shape a model is traced on its
+    first call only, so one image after a batch of 256 takes milliseconds, not a new trace (about
+    a second, and TensorFlow's retracing warning) as with ``model.predict`` on varying batches.
 
     Args:
         model: a segmentation model returning ``(N, H, W, n_classes)`` scores.
         images: a batch ``(N, H, W, C)`` or a single image ``(H, W, C)``.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass, at least 1; a single image costs as much as this many.
 
     Returns:
         int32 labels ``(N, H, W)``, or ``(H, W)`` for a single image.
 
     Raises:
-        ValueError: if ``images`` is neither 3-D nor 4-D.
+        ValueError: if ``images`` is neither 3-D nor 4-D, or ``batch_size`` is not a positive integer.
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (N, H, W, C) or a single (H, W, C) image, got shape {images.shape}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     batch = images[None] if images.ndim == 3 else images
-    labels = model.predict(batch, batch_size=batch_size, verbose=0).argmax(axis=-1).astype(np.int32)
+    labels = np.empty(batch.shape[:3], dtype=np.int32)
+    for start in range(0, len(batch), batch_size):
+        chunk = batch[start:start + batch_size]
+        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)])
+        logits = np.asarray(model.predict_on_batch(padded))
+        labels[start:start + len(chunk)] = logits[:len(chunk)].argmax(axis=-1)
     return labels[0] if images.ndim == 3 else labels
 
 
@@ -311,6 +324,47 @@ def evaluate_segmentation(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
         "dice_per_class": dice_per_class(y_true, y_pred, n_classes).tolist(),
         "confusion_matrix": confusion_matrix(y_true, y_pred, n_classes).tolist(),
     }
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """A Keras callback that prints one line per epoch: its number out of all, the losses and mean IoUs, the time.
+
+    For example ``epoch 2/3: loss 0.412, mean IoU 0.713; held out: loss 0.380, mean IoU 0.752 (41 s)``.
+    The epoch number is Keras's own (``fit`` counts from ``initial_epoch``), so a run split into one
+    ``fit`` call per epoch still reads 1/N to N/N; pass ``verbose=0`` to ``fit`` so that Keras's own
+    progress bar, which labels each call's epochs by that call's ``epochs``, stays out. Logs the
+    model does not have (no ``mean_iou`` metric, no validation data) are left out of the line.
+    Uses the Keras 3 ``Callback`` API only, so it works on every backend.
+
+    Args:
+        epochs: the number of epochs of the whole run, the ``N`` of "epoch k/N".
+        prefix: printed before each line, e.g. the model's name.
+    """
+
+    LOGGED = (("loss", "loss"), ("mean_iou", "mean IoU"))
+    """Keras log keys and their names in the line; validation adds ``val_`` to the key."""
+
+    def __init__(self, epochs: int, prefix: str = ""):
+        super().__init__()
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        self.epochs, self.prefix = epochs, prefix
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+
+        def scores(key_prefix):
+            return ", ".join(f"{name} {float(logs[key_prefix + key]):.3f}"
+                             for key, name in self.LOGGED if key_prefix + key in logs)
+
+        line = f"{self.prefix}epoch {epoch + 1}/{self.epochs}: {scores('')}"
+        if scores("val_"):
+            line += f"; held out: {scores('val_')}"
+        print(f"{line} ({time.perf_counter() - self._epoch_started:.0f} s)", flush=True)
 
 
 @dataclasses.dataclass
@@ -394,7 +448,8 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
         held_out: ``(images, masks)`` arrays to validate on; required with ``train_data``
             (see :func:`split_held_out`).
         n_classes: classes of the masks (``train_data`` labels lie in ``[0, n_classes)``).
-        verbose: passed to ``model.fit`` (``1`` shows a progress bar, ``0`` nothing).
+        verbose: ``0`` (or ``False``) prints nothing; anything else one line per epoch,
+            ``epoch k/N`` with the losses and mean IoUs (:class:`EpochProgress`).
         callbacks: extra Keras callbacks.
 
     Returns:
@@ -429,7 +484,11 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
             steps_per_epoch = -(-len(train_data[0]) // config.batch_size)
     model = build_training_model(config, steps=config.epochs * steps_per_epoch, n_classes=n_classes)
     wall_start, cpu_start = time.perf_counter(), time.process_time()
-    fit_options = dict(validation_batch_size=max(config.batch_size, 64), verbose=verbose, callbacks=callbacks)
+    callbacks = list(callbacks or [])
+    if verbose:
+        # Keras's own bar would label the one-epoch fit calls below "Epoch 2/2", "Epoch 3/3".
+        callbacks.append(EpochProgress(config.epochs))
+    fit_options = dict(validation_batch_size=max(config.batch_size, 64), verbose=0, callbacks=callbacks)
     history: dict[str, list] = {}
     class_weights = None
     if epoch_data is None:
