@@ -1,4 +1,4 @@
-"""The student release: no solution line in it, stubs where the answers were, checks that still work."""
+"""The student release: no solution or hidden-test line in it, stubs where the answers were, checks that still work."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ import nbformat
 import pytest
 from classroom_fixture import REPO_ROOT, course_release, lesson_cells, make_course, write_notebook
 
-from unet_lib.classroom.exercises import discover_exercises, lesson_exercises, solution_regions, strip_solutions
+from unet_lib.classroom.exercises import (
+    discover_exercises,
+    hidden_test_regions,
+    lesson_exercises,
+    solution_regions,
+    strip_hidden_tests,
+    strip_solutions,
+)
 from unet_lib.classroom.release import (
     MANIFEST,
     build_release,
@@ -33,7 +40,8 @@ def mini(tmp_path_factory):
 
 
 def _public_lines(lessons_dir: Path, package_dir: Path) -> set[str]:
-    """Lines a student sees anyway: lesson lines outside solution regions, library lines outside graded bodies."""
+    """Lines a student sees anyway: lesson lines outside solution and hidden-test regions, library lines outside
+    graded bodies."""
     public = set()
     hidden = graded_bodies(package_dir)
     for path in package_dir.rglob("*.py"):
@@ -42,7 +50,8 @@ def _public_lines(lessons_dir: Path, package_dir: Path) -> set[str]:
         public |= {line.strip() for number, line in enumerate(lines) if not any(a <= number < b for a, b in ranges)}
     for lesson in lessons_dir.glob("*.ipynb"):
         for cell in nbformat.read(lesson, as_version=4).cells:
-            inside = {line for region in solution_regions(cell.source) for line in region}
+            regions = solution_regions(cell.source) + hidden_test_regions(cell.source)
+            inside = {line for region in regions for line in region}
             public |= {line.strip() for line in cell.source.splitlines() if line not in inside}
     return public
 
@@ -63,7 +72,8 @@ def _release_lines(release_dir: Path) -> set[str]:
 def leaked_solution_lines(release_dir: Path, lessons_dir: Path, package_dir: Path) -> tuple[list[str], int]:
     """The solution lines found in the release, and how many solution lines were looked for.
 
-    Every non-blank line of a solution region and of a graded function's body is looked for as a
+    Every non-blank line of a solution region, of a hidden-test region and of a graded function's body is
+    looked for as a
     whole line of the release (stripped of indentation), except lines that also appear outside every
     solution (in a worked cell, or in library code that stays, e.g. ``mask = np.asarray(mask)`` or
     ``return x``): those are shown to students anyway, so finding them proves nothing, and looking
@@ -82,6 +92,44 @@ def test_strip_solutions_keeps_indentation_and_rejects_unbalanced_markers():
         strip_solutions("### BEGIN SOLUTION\nx = 1")
     with pytest.raises(ValueError, match="without a ### BEGIN SOLUTION"):
         strip_solutions("x = 1\n### END SOLUTION")
+
+
+def test_strip_hidden_tests_removes_the_region_and_its_markers():
+    source = ('check(f)\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS\nprint("done")')
+    assert strip_hidden_tests(source) == 'check(f)\nprint("done")'
+    assert hidden_test_regions(source) == [["assert f(2) == 4"]]
+    with pytest.raises(ValueError, match="without an ### END HIDDEN TESTS"):
+        strip_hidden_tests("### BEGIN HIDDEN TESTS\nassert 1")
+    with pytest.raises(ValueError, match="without a ### BEGIN HIDDEN TESTS"):
+        strip_hidden_tests("### END HIDDEN TESTS")
+
+
+HIDDEN = ("### BEGIN HIDDEN TESTS\nfrom minicourse.arith import double as reference_double\n\n"
+          "assert np.allclose(double([7.5, -1.25]), reference_double([7.5, -1.25]))\n### END HIDDEN TESTS")
+
+
+def test_release_removes_hidden_tests_as_it_removes_solutions(tmp_path):
+    # nbgrader's generate_assignment removes a self-check's hidden tests from the student copy; so does ours.
+    lessons, package = make_course(tmp_path / "src")
+    cells = lesson_cells()
+    assert cells[4].source == '"""Self-check: double."""\ncheck_double(double)'
+    cells[4].source += "\n" + HIDDEN
+    write_notebook(lessons / "00_mini.ipynb", cells)
+    # The hidden test uses the library's graded double, but the release removes it: no problem.
+    assert release_problems(lessons, package) == []
+    assert "assert np.allclose(double([7.5, -1.25]), reference_double([7.5, -1.25]))" in solution_lines(
+        lessons, package)
+    release = tmp_path / "release"
+    build_release(release, lessons, package)
+    released = nbformat.read(release / "lessons" / "00_mini.ipynb", as_version=4).cells
+    assert released[4].source == '"""Self-check: double."""\ncheck_double(double)'
+    assert not [cell.source for cell in released if "HIDDEN TESTS" in cell.source or "reference_double" in cell.source]
+    leaked, looked_for = leaked_solution_lines(release, lessons, package)
+    assert leaked == [] and looked_for >= 8
+    # The search itself works: a hidden-test line planted in the release is found.
+    (release / "minicourse" / "planted.py").write_text("from minicourse.arith import double as reference_double\n")
+    assert leaked_solution_lines(release, lessons, package)[0] == [
+        "from minicourse.arith import double as reference_double"]
 
 
 def test_exercises_are_discovered_from_graded_and_the_cells_after_solutions(mini, tmp_path):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
+END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
 """What replaces a solution, as nbgrader writes it, so nbgrader users recognise it."""
 
@@ -169,28 +171,68 @@ def _source(cell) -> str:
     return source if isinstance(source, str) else "".join(source)
 
 
-def solution_regions(source: str) -> list[list[str]]:
-    """The lines strictly between each ``### BEGIN SOLUTION`` and ``### END SOLUTION`` of ``source``.
+def marked_regions(source: str, begin: str, end: str) -> list[list[str]]:
+    """The lines strictly between each ``begin`` line and the next ``end`` line of ``source``.
 
     Raises:
         ValueError: if the markers are not balanced.
     """
     regions, current = [], None
     for line in source.splitlines():
-        if line.strip() == BEGIN_SOLUTION:
+        if line.strip() == begin:
             if current is not None:
-                raise ValueError(f"source has a {BEGIN_SOLUTION} inside another solution region")
+                raise ValueError(f"source has a {begin} inside another such region")
             current = []
-        elif line.strip() == END_SOLUTION:
+        elif line.strip() == end:
             if current is None:
-                raise ValueError(f"source has an {END_SOLUTION} without a {BEGIN_SOLUTION}")
+                raise ValueError(f"source has an {end} without a {begin}")
             regions.append(current)
             current = None
         elif current is not None:
             current.append(line)
     if current is not None:
-        raise ValueError(f"source has a {BEGIN_SOLUTION} without an {END_SOLUTION}")
+        raise ValueError(f"source has a {begin} without an {end}")
     return regions
+
+
+def solution_regions(source: str) -> list[list[str]]:
+    """The lines strictly between each ``### BEGIN SOLUTION`` and ``### END SOLUTION`` of ``source``.
+
+    Raises:
+        ValueError: if the markers are not balanced.
+    """
+    return marked_regions(source, BEGIN_SOLUTION, END_SOLUTION)
+
+
+def hidden_test_regions(source: str) -> list[list[str]]:
+    """The lines strictly between each ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` of ``source``.
+
+    A self-check cell may hold such regions: test cases that nbgrader (and the course's release)
+    remove from the student copy and put back when grading.
+
+    Raises:
+        ValueError: if the markers are not balanced.
+    """
+    return marked_regions(source, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+
+
+def strip_hidden_tests(source: str) -> str:
+    """``source`` without its hidden-test regions, markers included, as nbgrader's release writes it.
+
+    Example:
+        >>> strip_hidden_tests("check(f)\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS")
+        'check(f)'
+    """
+    hidden_test_regions(source)  # raises on unbalanced markers
+    lines, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN_HIDDEN_TESTS:
+            inside = True
+        elif line.strip() == END_HIDDEN_TESTS:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def strip_solutions(source: str) -> str:

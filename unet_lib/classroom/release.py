@@ -3,7 +3,9 @@
 ``python -m unet_lib release OUT_DIR`` writes:
 
 - ``OUT_DIR/lessons/``: every lesson, each ``### BEGIN SOLUTION ... ### END SOLUTION`` region
-  replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, outputs cleared;
+  replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, each
+  ``### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS`` region of a self-check removed (as nbgrader's
+  ``generate_assignment`` does), outputs cleared;
 - ``OUT_DIR/<package>/``: a copy of the package in which the body of every function named in a
   ``GRADED`` dict is replaced the same way (signature and docstring kept), and every
   ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")``, and the body of every
@@ -40,8 +42,10 @@ from unet_lib.classroom.exercises import (
     GradedExercise,
     discover_exercises,
     discover_recorded,
+    hidden_test_regions,
     lesson_exercises,
     solution_regions,
+    strip_hidden_tests,
     strip_solutions,
 )
 
@@ -172,12 +176,16 @@ def release_problems(lessons_dir: str | Path, package_dir: str | Path) -> list[s
 
 
 def _lesson_problems(lesson: str, cells: list, package: str, graded: set[str]) -> list[str]:
-    """Uses of a graded library function in a lesson before the lesson's exercise defines the learner's own."""
+    """Uses of a graded library function in a lesson before the lesson's exercise defines the learner's own.
+
+    Hidden tests are left out: the release removes them, and they run only when an instructor grades,
+    with the reference library installed (they may compare the learner's answer with it).
+    """
     trees = {}
     for index, cell in enumerate(cells):
         if cell.cell_type == "code":
             try:
-                trees[index] = ast.parse(cell.source)
+                trees[index] = ast.parse(strip_hidden_tests(cell.source))  # as the release has it
             except SyntaxError:
                 continue
     defined_at = {}  # graded name -> first cell that defines it (the learner's version, from then on)
@@ -299,7 +307,7 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
         for name, notebook in lessons.items():
             for cell in notebook.cells:
                 if cell.cell_type == "code":
-                    cell.source = strip_solutions(cell.source)
+                    cell.source = strip_hidden_tests(strip_solutions(cell.source))
                     cell.outputs, cell.execution_count = [], None
             nbformat.write(notebook, out_dir / "lessons" / name)
     except BaseException:
@@ -317,7 +325,7 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
 
 
 def solution_lines(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
-    """Every line that gives an answer away: in the lessons' solution regions and the graded bodies.
+    """Every line that gives an answer away: in the lessons' solution and hidden-test regions and the graded bodies.
 
     Returns:
         The distinct lines, stripped of surrounding spaces, blank lines left out.
@@ -330,7 +338,7 @@ def solution_lines(lessons_dir: str | Path, package_dir: str | Path) -> list[str
         lines += [line for start, end in ranges for line in source_lines[start:end]]
     for lesson in sorted(Path(lessons_dir).glob("*.ipynb")):
         for cell in nbformat.read(lesson, as_version=4).cells:
-            for region in solution_regions(cell.source):
+            for region in solution_regions(cell.source) + hidden_test_regions(cell.source):
                 lines += region
     return sorted({line.strip() for line in lines if line.strip()})
 

@@ -1,0 +1,275 @@
+"""nbgrader-native lessons: each exercise's cells carry the nbgrader metadata one tool writes; nbgrader grades them.
+
+The fast tests read the lessons' metadata (lessons 02-04 train, so their structure is checked without running
+them); the slow one runs nbgrader itself on lessons 00 and 01: ``generate_assignment``, ``autograde`` and
+``generate_feedback`` in a scratch course, and reads the scores from its gradebook.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from classroom_fixture import REPO_ROOT, make_course
+
+from unet_lib.classroom.exercises import (
+    LESSON_NAME,
+    STUB_LINES,
+    discover_exercises,
+    hidden_test_regions,
+    lesson_exercises,
+    solution_regions,
+)
+from unet_lib.classroom.nbgrader_cells import (
+    POINTS,
+    answer_metadata,
+    check_metadata,
+    metadata_problems,
+    write_metadata,
+)
+
+LESSONS = [path for path in sorted((REPO_ROOT / "lessons").glob("*.ipynb")) if LESSON_NAME.match(path.name)]
+MARKER_TEXT = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+"""What nbgrader looks for in every cell's text (``### `` or not): prose must not contain it."""
+
+
+MINI_POINTS = {"double": 1, "running_total": 2, "shout": 1}
+"""Points for the exercises of the mini course (tests/classroom_fixture.py)."""
+
+
+def _cells(path: Path) -> list:
+    return nbformat.read(path, as_version=4).cells
+
+
+def test_lessons_carry_the_nbgrader_metadata_the_tool_writes():
+    problems = metadata_problems(REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
+    assert problems == [], "run `python -m unet_lib nbgrader-metadata` to write it:\n" + "\n".join(problems)
+
+
+def nbgrader_cell_problems(name: str, cells: list, known, points=POINTS) -> list[str]:
+    """What nbgrader would refuse or misgrade in a lesson, one message per cell, whatever the tool wrote."""
+    problems = []
+    for found in lesson_exercises(cells, known, name):
+        if cells[found.solution_cell].metadata.get("nbgrader") != answer_metadata(found.exercise):
+            problems.append(f"{name} cell {found.solution_cell}: not the answer cell of {found.exercise}")
+        if cells[found.check_cell].metadata.get("nbgrader") != check_metadata(found.exercise, points[found.exercise]):
+            problems.append(f"{name} cell {found.check_cell}: not the grade cell of {found.exercise}")
+    grade_ids = [cell.metadata["nbgrader"].get("grade_id") for cell in cells if "nbgrader" in cell.metadata]
+    if len(grade_ids) != len(set(grade_ids)):
+        problems.append(f"{name}: grade_ids repeat: {grade_ids}")
+    for index, cell in enumerate(cells):
+        where, metadata = f"{name} cell {index}", cell.metadata.get("nbgrader", {})
+        if metadata.get("grade") and not (metadata.get("locked") and metadata.get("points", 0) >= 1):
+            problems.append(f"{where}: a grade cell must be locked and worth points")
+        if cell.cell_type == "markdown":
+            if [text for text in MARKER_TEXT if text in cell.source]:
+                problems.append(f"{where}: prose holds nbgrader's marker text (say 'the solution markers')")
+            continue
+        # nbgrader looks for the marker text anywhere in a line, so any mention counts.
+        if ("BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source) and not metadata.get("solution"):
+            problems.append(f"{where}: solution markers outside an nbgrader answer cell")
+        hidden = "BEGIN HIDDEN TESTS" in cell.source or "END HIDDEN TESTS" in cell.source
+        if hidden and not (metadata.get("grade") and metadata.get("locked")):
+            problems.append(f"{where}: hidden tests outside a locked grade cell")
+    return problems
+
+
+def test_every_exercise_is_an_answer_cell_and_a_locked_grade_cell_with_points():
+    known = discover_exercises(REPO_ROOT / "unet_lib")
+    assert sorted(POINTS) == sorted(known), "every exercise needs points, and only exercises have them"
+    problems, n_exercises = [], 0
+    for path in LESSONS:
+        cells = _cells(path)
+        for cell in cells:  # balanced markers, or ValueError
+            solution_regions(cell.source), hidden_test_regions(cell.source)
+        n_exercises += len(lesson_exercises(cells, known, path.name))
+        problems += nbgrader_cell_problems(path.name, cells, known)
+    assert problems == [] and n_exercises == 8
+
+
+def test_the_cell_checks_find_what_nbgrader_would_refuse(tmp_path):
+    lessons, package = make_course(tmp_path / "src")
+    write_metadata(lessons, package, MINI_POINTS)
+    cells, known = _cells(lessons / "00_mini.ipynb"), discover_exercises(package)
+    assert nbgrader_cell_problems("mini", cells, known, MINI_POINTS) == []
+    cells[0].source += "\n\nYour code goes between `### BEGIN SOLUTION` and `### END SOLUTION`."
+    cells[2].source += "\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS"
+    cells[6].metadata.nbgrader["locked"] = False
+    cells[8].metadata.nbgrader["grade_id"] = "double_check"
+    assert nbgrader_cell_problems("mini", cells, known, MINI_POINTS) == [
+        "mini cell 6: not the grade cell of running_total",
+        "mini cell 8: not the grade cell of shout",
+        "mini: grade_ids repeat: ['double_answer', 'double_check', 'running_total_answer', 'running_total_check', "
+        "'shout_answer', 'double_check']",
+        "mini cell 0: prose holds nbgrader's marker text (say 'the solution markers')",
+        "mini cell 2: hidden tests outside a locked grade cell",
+        "mini cell 6: a grade cell must be locked and worth points",
+    ]
+
+
+def test_every_lesson_with_exercises_hides_test_cases_in_a_self_check():
+    for path in LESSONS:
+        grade_cells = [cell for cell in _cells(path) if cell.metadata.get("nbgrader", {}).get("grade")]
+        if grade_cells:
+            assert any(hidden_test_regions(cell.source) for cell in grade_cells), f"{path.name} has no hidden tests"
+
+
+def test_the_tool_writes_its_metadata_reports_differences_and_needs_points(tmp_path):
+    lessons, package = make_course(tmp_path / "src")
+    lesson = lessons / "00_mini.ipynb"
+    problems = metadata_problems(lessons, package, MINI_POINTS)
+    assert len(problems) == 6 and problems[0].startswith("00_mini.ipynb cell 3: nbgrader metadata is missing")
+    ids = [cell.id for cell in _cells(lesson)]
+    assert write_metadata(lessons, package, MINI_POINTS) == ["00_mini.ipynb"]
+    assert metadata_problems(lessons, package, MINI_POINTS) == []
+    assert write_metadata(lessons, package, MINI_POINTS) == []  # nothing left to change
+    cells = _cells(lesson)
+    assert [cell.id for cell in cells] == ids
+    assert cells[3].metadata.nbgrader == {"grade": False, "grade_id": "double_answer", "locked": False,
+                                          "schema_version": 3, "solution": True, "task": False}
+    assert cells[6].metadata.nbgrader == {"grade": True, "grade_id": "running_total_check", "locked": True,
+                                          "points": 2, "schema_version": 3, "solution": False, "task": False}
+    # Metadata on a cell that is no exercise's, and an unlocked check, are reported; writing mends both.
+    notebook = nbformat.read(lesson, as_version=4)
+    notebook.cells[2].metadata["nbgrader"] = answer_metadata("stray")
+    notebook.cells[4].metadata["nbgrader"]["locked"] = False
+    nbformat.write(notebook, lesson)
+    problems = metadata_problems(lessons, package, MINI_POINTS)
+    assert [problem.split(":")[0] for problem in problems] == ["00_mini.ipynb cell 2", "00_mini.ipynb cell 4"]
+    assert "is no exercise cell" in problems[0] and "'locked': False" in problems[1]
+    write_metadata(lessons, package, MINI_POINTS)
+    assert metadata_problems(lessons, package, MINI_POINTS) == []
+    with pytest.raises(ValueError, match="exercise 'shout' has no points; add it to"):
+        metadata_problems(lessons, package, {"double": 1, "running_total": 2})
+
+
+def test_the_command_line_checks_the_course_and_names_an_exercise_without_points(tmp_path):
+    command = [sys.executable, "-m", "unet_lib", "nbgrader-metadata", "--check"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0 and completed.stdout == "", completed.stdout + completed.stderr
+    lessons, package = make_course(tmp_path / "src")
+    completed = subprocess.run(command + ["--lessons", str(lessons), "--package", str(package)],
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 2 and "exercise 'double' has no points" in completed.stderr
+
+
+# --- nbgrader itself, on lessons 00 and 01 ---------------------------------------------------------------------
+
+ASSIGNMENTS = {"lesson00": "00_setup.ipynb", "lesson01": "01_transpose_convolution.ipynb"}
+REFERENCE_CALLS = {
+    # An answer that only calls the course library's reference function.
+    "one_hot_answer": ["from unet_lib.masks import one_hot as reference", "return reference(mask, n_classes)"],
+    "conv_transpose_output_size_answer": [
+        "from unet_lib.arithmetic import conv_transpose_output_size as reference",
+        "return reference(i, k, stride, padding, output_padding)"],
+    "conv_transpose2d_naive_answer": [
+        "from unet_lib.convolution import conv_transpose2d_naive as reference",
+        "return reference(x, kernel, stride, padding, output_padding)"],
+}
+VISIBLE_ONLY = {
+    # An answer that looks up the visible self-check's cases: it passes them, and only hidden tests catch it.
+    "one_hot_answer": ["from unet_lib.checks.masks import one_hot_cases",
+                       "for case in one_hot_cases():",
+                       "    if np.shape(case.args[0]) == np.shape(mask) and np.array_equal(case.args[0], mask) \\",
+                       "            and case.args[1] == n_classes:",
+                       "        return case.expected",
+                       "return np.zeros(np.shape(mask) + (n_classes,), dtype=np.float32)"],
+}
+
+
+TENSORFLOW_LOG = re.compile(r"^[IWEF]\d{4} |tensorflow|cuda|absl|oneDNN|cpu_feature_guard|TF_ENABLE_ONEDNN_OPTS",
+                            re.IGNORECASE)
+"""Lines of TensorFlow's native logging, which kernels started by nbgrader may write: not nbgrader's story."""
+
+
+def _nbgrader(root: Path, *arguments: str) -> None:
+    """Run ``nbgrader ARGUMENTS`` in the course ``root``; on failure, show nbgrader's own lines, not TensorFlow's."""
+    # nbgrader runs `alembic` (its database migrations) from PATH: this environment's, even if not activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    environment = dict(os.environ, PATH=path, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    completed = subprocess.run([sys.executable, "-m", "nbgrader", *arguments], cwd=root, env=environment,
+                               capture_output=True, text=True, timeout=300, check=False)
+    log = [line for line in (completed.stdout + completed.stderr).splitlines() if not TENSORFLOW_LOG.search(line)]
+    assert completed.returncode == 0, f"nbgrader {' '.join(arguments)} failed:\n" + "\n".join(log[-60:])
+
+
+GRADEBOOK_SCORES = """
+import json, sys
+from nbgrader.api import Gradebook
+
+with Gradebook(sys.argv[1]) as gradebook:
+    print(json.dumps([[assignment, s.student_id, s.score, s.max_score] for assignment in sys.argv[2:]
+                      for s in gradebook.assignment_submissions(assignment)]))
+"""
+"""Reads the scores with nbgrader's Gradebook API, in a process of its own: in this one, tests/jupyter_server.py
+hides the jupyter_server package that importing nbgrader needs."""
+
+
+def _answered(released: Path, answers: dict[str, list[str]] | None) -> nbformat.NotebookNode:
+    """The released notebook with each answer cell's stub replaced by ``answers[grade_id]``, or by the solved
+    lesson's answer cell (``answers=None``)."""
+    notebook = nbformat.read(released, as_version=4)
+    lesson_cells = _cells(REPO_ROOT / "lessons" / released.name)
+    solved = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+              for cell in lesson_cells if cell.metadata.get("nbgrader", {}).get("solution")}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if not cell.metadata.get("nbgrader", {}).get("solution"):
+            continue
+        if answers is None:
+            cell.source = solved[grade_id]
+        elif grade_id in answers:
+            stub = "\n".join(f"    {line}" for line in STUB_LINES)
+            assert stub in cell.source, cell.source
+            cell.source = cell.source.replace(stub, "\n".join(f"    {line}" for line in answers[grade_id]))
+    return notebook
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader (the dev extra) is not installed")
+def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(tmp_path):
+    root = tmp_path / "course"
+    for assignment, lesson in ASSIGNMENTS.items():
+        (root / "source" / assignment).mkdir(parents=True)
+        (root / "source" / assignment / lesson).write_bytes((REPO_ROOT / "lessons" / lesson).read_bytes())
+    (root / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\nc.CourseDirectory.course_id = 'unet-course'\n"
+        "c.Execute.timeout = 300\n")
+    submissions = {"solved": None, "blank": {}, "calls_reference": REFERENCE_CALLS, "visible_only": VISIBLE_ONLY}
+    # One nbgrader call per step for both lessons ("lesson*" is a glob): each call costs seconds to start.
+    _nbgrader(root, "generate_assignment", "lesson*")
+    for assignment, lesson in ASSIGNMENTS.items():
+        released = root / "release" / assignment / lesson
+        text = released.read_text()
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "raise NotImplementedError()" in text
+        for student, answers in submissions.items():
+            if student == "visible_only" and assignment != "lesson00":
+                continue
+            folder = root / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(_answered(released, answers), folder / lesson)
+    _nbgrader(root, "autograde", "lesson*")
+    _nbgrader(root, "generate_feedback", "lesson*")
+
+    completed = subprocess.run([sys.executable, "-c", GRADEBOOK_SCORES, f"sqlite:///{root / 'gradebook.db'}",
+                                *ASSIGNMENTS], cwd=root, capture_output=True, text=True, timeout=120, check=True)
+    scores = {(assignment, student): (score, max_score)
+              for assignment, student, score, max_score in json.loads(completed.stdout.splitlines()[-1])}
+    assert scores == {
+        ("lesson00", "solved"): (1, 1), ("lesson00", "blank"): (0, 1),
+        ("lesson00", "visible_only"): (0, 1),  # its visible self-check passes; the hidden tests catch it
+        ("lesson01", "solved"): (3, 3), ("lesson01", "blank"): (0, 3),
+        # With the instructor's full unet_lib importable when grading, an answer that calls the reference gets
+        # the points. Grading that refuses it needs the stripped library of the student release on the path.
+        ("lesson00", "calls_reference"): (1, 1), ("lesson01", "calls_reference"): (3, 3),
+    }
+    for (assignment, student), (score, max_score) in scores.items():
+        feedback = root / "feedback" / student / assignment / ASSIGNMENTS[assignment].replace(".ipynb", ".html")
+        assert f"Score: {float(score)} / {float(max_score)}" in feedback.read_text(encoding="utf-8"), feedback
