@@ -220,19 +220,10 @@ def strip_hidden_tests(source: str) -> str:
     """``source`` without its hidden-test regions, markers included, as nbgrader's release writes it.
 
     Example:
-        >>> strip_hidden_tests("check(f)\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS")
+        >>> strip_hidden_tests("check(f)\\n### BEGIN HIDDEN TESTS\\nassert f(2) == 4\\n### END HIDDEN TESTS")
         'check(f)'
     """
-    hidden_test_regions(source)  # raises on unbalanced markers
-    lines, inside = [], False
-    for line in source.splitlines():
-        if line.strip() == BEGIN_HIDDEN_TESTS:
-            inside = True
-        elif line.strip() == END_HIDDEN_TESTS:
-            inside = False
-        elif not inside:
-            lines.append(line)
-    return "\n".join(lines)
+    return _replace_regions(source, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, lambda indent: [])
 
 
 def strip_solutions(source: str) -> str:
@@ -245,14 +236,24 @@ def strip_solutions(source: str) -> str:
         >>> strip_solutions("def f():\\n    ### BEGIN SOLUTION\\n    return 1\\n    ### END SOLUTION")
         'def f():\\n    # YOUR CODE HERE\\n    raise NotImplementedError()'
     """
-    solution_regions(source)  # raises on unbalanced markers
+    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION,
+                            lambda indent: [indent + stub for stub in STUB_LINES])
+
+
+def _replace_regions(source: str, begin: str, end: str, replacement) -> str:
+    """``source`` with each ``begin`` ... ``end`` region, markers included, replaced by
+    ``replacement(indent)`` (a list of lines; ``indent`` is the ``begin`` line's indentation).
+
+    Raises:
+        ValueError: if the markers are not balanced.
+    """
+    marked_regions(source, begin, end)  # raises on unbalanced markers
     lines, inside = [], False
     for line in source.splitlines():
-        if line.strip() == BEGIN_SOLUTION:
-            indent = line[: len(line) - len(line.lstrip())]
-            lines += [indent + stub for stub in STUB_LINES]
+        if line.strip() == begin:
+            lines += replacement(line[: len(line) - len(line.lstrip())])
             inside = True
-        elif line.strip() == END_SOLUTION:
+        elif line.strip() == end:
             inside = False
         elif not inside:
             lines.append(line)
