@@ -244,7 +244,7 @@ def run_unet_benchmark(
         "train_gflop_per_image": _significant(train_flops_per_image / 1e9),
         "achieved_tflops": _significant(train_flops_per_image * train_images_per_second / 1e12),
     }
-    gpu_name = gpu_model_name() if list_gpus() else None
+    gpu_name = (list_gpus() or [None])[0]
     peak = peak_tflops(gpu_name, precision)
     report["gpu"] = gpu_name
     report["peak_tflops"] = peak
@@ -253,28 +253,6 @@ def run_unet_benchmark(
         # Other programs slow the steps down: say how busy the machine was.
         report["load_average"] = round(os.getloadavg()[0], 2)
     return report
-
-
-def gpu_model_name() -> str | None:
-    """The product name of the first GPU the backend sees (``"NVIDIA H200"``), or None without one."""
-    from unet_lib._keras import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        gpus = [device for device in jax.devices() if device.platform == "gpu"]
-        return gpus[0].device_kind if gpus else None
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-        return tf.config.experimental.get_device_details(gpus[0]).get("device_name") if gpus else None
-    return None
 
 
 def peak_tflops(gpu_name: str | None, precision: str) -> float | None:

@@ -97,18 +97,19 @@ def check_versions() -> list[PackageVersion]:
 
 
 def list_gpus() -> list[str]:
-    """Names of the GPUs the current Keras backend can use (empty on a CPU-only machine)."""
+    """Product names of the GPUs the current Keras backend can use (``["NVIDIA H200"]``; empty on a CPU)."""
     from unet_lib._keras import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return [device.name for device in tf.config.list_physical_devices("GPU")]
+        return [tf.config.experimental.get_device_details(device).get("device_name", device.name)
+                for device in tf.config.list_physical_devices("GPU")]
     if backend == "jax":
         import jax
 
-        return [str(device) for device in jax.devices() if device.platform == "gpu"]
+        return [device.device_kind for device in jax.devices() if device.platform == "gpu"]
     if backend == "torch":
         import torch
 

@@ -67,7 +67,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         "seed": arguments.seed,
     }
     try:
-        base = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG, None: None}[arguments.config] or default_config()
+        base = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG}.get(arguments.config) or default_config()
         config = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
         data, class_names = {}, CLASS_NAMES
         if arguments.data is not None:
