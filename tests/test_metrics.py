@@ -145,7 +145,7 @@ def test_keras_metric_equals_numpy_mean_iou():
 
 
 def test_keras_metric_weighs_pixels_resets_and_reloads_with_a_saved_model(tmp_path):
-    from unet_lib.model import make_unet
+    from unet_lib.model import unet_model
 
     y_true = np.array([[[0, 1], [1, 1]]], dtype=np.int32)
     logits = np.zeros((1, 2, 2, 2), dtype=np.float32)
@@ -157,7 +157,7 @@ def test_keras_metric_weighs_pixels_resets_and_reloads_with_a_saved_model(tmp_pa
     # Weight 0 on the background pixel: only class 1 remains, predicted perfectly.
     metric.update_state(y_true, logits, sample_weight=np.array([[[0, 1], [1, 1]]], dtype=np.float32))
     assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(1.0)
-    model = make_unet((16, 16, 3), 4, 3, depth=2, batch_norm=True, dropout_prob=0.0)
+    model = unet_model((16, 16, 3), 4, 3, depth=2, batch_norm=True, dropout_prob=0.0)
     model.compile(optimizer="adam", loss=CrossEntropyDiceLoss(0.5), metrics=[mean_iou_metric(3)])
     images = np.random.default_rng(0).random((4, 16, 16, 3), dtype=np.float32)
     masks = np.random.default_rng(1).integers(0, 3, (4, 16, 16)).astype(np.int32)

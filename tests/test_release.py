@@ -245,14 +245,14 @@ except NotImplementedError:
 
 def test_lessons_and_library_use_no_graded_function_outside_their_exercise(repo_root):
     # In the student release a graded library function raises NotImplementedError, so a lesson may use only
-    # the learner's own version, from the exercise that defines it on, and the library only recorded values.
+    # the learner's own version, from the exercise that defines it on, and the library takes it as an argument.
     problems = release_problems(repo_root / "lessons", repo_root / "unet_lib")
     # bench transpose times the loop version itself and reports "not written yet" when it raises.
     handled = [p for p in problems
                if p.startswith("unet_lib/bench.py:") and p.endswith("calls graded conv_transpose2d_naive")]
     assert [p for p in problems if p not in handled] == [], (
         "in the student release these crash: use the learner's function (after its exercise in the same "
-        "lesson), make_unet, or a library function that is not graded")
+        "lesson), or take it as an argument, as train_unet(build_model=...) does")
 
 
 def test_release_problems_finds_uses_of_graded_functions(tmp_path):
@@ -321,56 +321,26 @@ def test_help_lists_the_classroom_verbs(capsys):
 
 
 @pytest.mark.slow
-def test_course_release_builds_and_trains_the_course_unets_without_unet_model():
-    # Lessons 02-04 and `train` build their models with make_unet; in the release it rebuilds the recorded
-    # architectures, while unet_model (an exercise there) raises.
-    release = course_release()
-    assert (release / "unet_lib" / "checks" / "recorded" / "unet_lib.checks.model.unet_architectures.pkl").is_file()
-    program = """
-import json, dataclasses
-import unet_lib
-from unet_lib import make_unet
-from unet_lib.model import UNET_STRUCTURES
-from unet_lib.training import CPU_CONFIG, train_unet
-counts = [make_unet().count_params(),
-          make_unet((32, 32, 3), 8, 3, depth=3, batch_norm=True, skip_connections=False,
-                    dropout_prob=0.0).count_params(),
-          make_unet((16, 16, 3), 4, 5, batch_norm=True, dropout_prob=0.0).count_params()]
-run = train_unet(dataclasses.replace(CPU_CONFIG, image_size=(16, 16), n_filters=4, n_train=32, n_held_out=8,
-                                     epochs=2), verbose=0)
-try:
-    unet_lib.unet_model()
-    removed = False
-except NotImplementedError:
-    removed = True
-print(json.dumps({"counts": counts, "losses": run.history["loss"], "unet_model_removed": removed,
-                  "body": "unet_model((None, None, 3)" in open(unet_lib.checks.model.__file__).read()}))
-"""
-    completed = subprocess.run([sys.executable, "-c", program], cwd=release, capture_output=True, text=True,
-                               env=dict(os.environ, PYTHONPATH=str(release)), timeout=300, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    result = json.loads(completed.stdout.splitlines()[-1])
+def test_course_release_trains_the_learners_model_and_says_when_unet_model_is_not_written(tmp_path):
+    # In the release unet_model is an exercise: `train` says so in one line, and trains a model saved from a
+    # notebook (here one the reference built) with --model.
     from unet_lib.model import unet_model
 
-    expected = [unet_model().count_params(),
-                unet_model((32, 32, 3), 8, 3, depth=3, batch_norm=True, skip_connections=False,
-                           dropout_prob=0.0).count_params(),
-                unet_model((16, 16, 3), 4, 5, batch_norm=True, dropout_prob=0.0).count_params()]
-    assert result["counts"] == expected
-    assert len(result["losses"]) == 2 and all(loss > 0 for loss in result["losses"])
-    assert result["unet_model_removed"] and not result["body"]
-
-
-def test_recorded_lists_are_found_and_malformed_ones_named(tmp_path):
-    from unet_lib.classroom.exercises import discover_recorded
-
-    checks = tmp_path / "pkg" / "checks"
-    checks.mkdir(parents=True)
-    (checks / "good.py").write_text('RECORDED = ["table"]\n')
-    assert discover_recorded(tmp_path / "pkg") == {"pkg.checks.good.table": "pkg.checks.good"}
-    (checks / "bad.py").write_text('RECORDED = "table"\n')
-    with pytest.raises(ValueError, match="bad.py: RECORDED must be a literal list of function names"):
-        discover_recorded(tmp_path / "pkg")
+    release = course_release()
+    saved = tmp_path / "learners_unet.keras"
+    unet_model((16, 16, 3), 4, 3, depth=2, batch_norm=True, dropout_prob=0.0).save(saved)
+    command = [sys.executable, "-m", "unet_lib", "train", "--image-size", "16", "16", "--epochs", "1",
+               "--n-train", "16", "--quiet", "--out", str(tmp_path / "out.keras")]
+    environment = dict(os.environ, PYTHONPATH=str(release))
+    refused = subprocess.run(command, cwd=release, capture_output=True, text=True, env=environment, timeout=300,
+                             check=False)
+    assert refused.returncode == 2 and refused.stderr == "", refused.stderr[-3000:]
+    assert "unet_model is an exercise of lesson 03" in json.loads(refused.stdout)["error"]
+    trained = subprocess.run([*command, "--model", str(saved)], cwd=release, capture_output=True, text=True,
+                             env=environment, timeout=300, check=False)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    report = json.loads(trained.stdout.splitlines()[-1])
+    assert 0 <= report["val_mean_iou"] <= 1 and (tmp_path / "out.keras").is_file()
 
 
 def _release_figure_problems(release: Path) -> tuple[list[str], int]:

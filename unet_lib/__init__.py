@@ -94,7 +94,7 @@ _EXPORTS = {
     "SegmentationFolderBatches": "unet_lib.folders",
     "write_segmentation_folder": "unet_lib.folders",
     "set_seed": "unet_lib.environment",
-    "make_unet": "unet_lib.model",
+    "check_input_size": "unet_lib.model",
     "unet_model": "unet_lib.model",
     "upsampling_block": "unet_lib.model",
 }

@@ -850,21 +850,25 @@ def _layer_shape(model, name: str) -> tuple[int, ...]:
 
 
 @_in_default_style
-def unet_figure() -> DrawnFigure:
+def unet_figure(build_model=None) -> DrawnFigure:
     """``unet.png``: the course's full U-Net, with the tensor shape at every stage.
 
-    Every shape is read from the layers of an actual :func:`~unet_lib.model.make_unet` built
-    with :data:`UNET_CONFIG` (the model's defaults), so the figure follows the code.
+    Every shape is read from the layers of an actual U-Net built with :data:`UNET_CONFIG` (the
+    model's defaults), so the figure follows the code.
+
+    Args:
+        build_model: builds the U-Net with the stage names of :func:`unet_lib.model.unet_model`;
+            ``None`` for that reference (an exercise in the student copy, where the figure is drawn already).
 
     Returns:
         A :class:`DrawnFigure` whose data holds ``config``, ``n_params`` (the model's parameter
         count), and ``shapes``: layer name -> ``(H, W, C)`` for every layer whose shape is drawn.
     """
-    from unet_lib.model import make_unet
+    from unet_lib import model as reference_model
 
     config = UNET_CONFIG
     depth = config["depth"]
-    model = make_unet(**config)
+    model = (build_model or reference_model.unet_model)(**config)
     names = ["image", "bottleneck_conv2", "head_conv", "logits"]
     for level in range(1, depth + 1):
         names += [f"encoder{level}_conv2", f"encoder{level}_pool"]

@@ -36,7 +36,35 @@ def _check_probability(name: str, value) -> None:
 
 
 def _check_unet_options(input_size, n_filters, n_classes, depth, dropout_prob) -> None:
-    """The checks :func:`unet_model` and :func:`make_unet` share: ValueErrors that name the argument."""
+    """The checks of :func:`unet_model`'s options: ValueErrors that name the argument."""
+    for option, value in (("n_filters", n_filters), ("n_classes", n_classes), ("depth", depth)):
+        _check_positive_int(option, value)
+    _check_probability("dropout_prob", dropout_prob)
+    check_input_size(input_size, depth)
+
+
+def check_input_size(input_size, depth=4) -> None:
+    """Raise a ValueError that says what to do unless a U-Net of ``depth`` poolings can take ``input_size``.
+
+    Each pooling halves height and width and each decoder step doubles them back to its skip's size
+    exactly, so both must be multiples of ``2**depth`` (``None``, any size, is accepted).
+
+    Args:
+        input_size: ``(H, W, C)``.
+        depth: number of 2x2 poolings.
+
+    Raises:
+        ValueError: on a malformed ``input_size``, or a side that is not a multiple of ``2**depth``; the
+            message names the multiple and the nearest sizes that work.
+
+    Example:
+        >>> check_input_size((19, 19, 3))
+        Traceback (most recent call last):
+        ...
+        ValueError: input_size (19, 19, 3): height 19 and width 19 must be multiples of 16 (2**depth with depth=4: \
+each of the 4 poolings halves the size, and the decoder must double it back to the skip's size exactly); for \
+example 16x16, or pad or crop your images
+    """
     if (
         not isinstance(input_size, (tuple, list))
         or len(input_size) != 3
@@ -45,9 +73,7 @@ def _check_unet_options(input_size, n_filters, n_classes, depth, dropout_prob) -
         or input_size[2] is None
     ):
         raise ValueError(f"input_size must be (height, width, channels) of positive integers, got {input_size!r}")
-    for option, value in (("n_filters", n_filters), ("n_classes", n_classes), ("depth", depth)):
-        _check_positive_int(option, value)
-    _check_probability("dropout_prob", dropout_prob)
+    _check_positive_int("depth", depth)
     multiple = 2**depth
     height, width, _ = input_size
     wrong = [f"{side_name} {side}" for side_name, side in (("height", height), ("width", width))
@@ -273,97 +299,3 @@ def unet_model(
     # Logits, not probabilities: the loss applies the softmax itself, which is numerically safer.
     logits = keras.layers.Conv2D(n_classes, 1, padding="same", name="logits", dtype="float32")(x)
     return keras.Model(inputs=inputs, outputs=logits, name=name)
-
-
-def unet_structure(depth=4, batch_norm=False, upsampling="transpose", skip_connections=True, dropout_prob=0.3,
-                   interpolation="bilinear") -> str:
-    """The structure of a :func:`unet_model`: the options that change its layer graph, as one line of text.
-
-    Example:
-        >>> unet_structure(depth=3, batch_norm=True, dropout_prob=0.0)
-        'depth=3 batch_norm=True upsampling=transpose skip_connections=True dropout=False'
-    """
-    resize = f" interpolation={interpolation}" if upsampling == "resize" else ""
-    return (f"depth={depth} batch_norm={batch_norm} upsampling={upsampling}{resize} "
-            f"skip_connections={skip_connections} dropout={dropout_prob > 0}")
-
-
-UNET_STRUCTURES = tuple(
-    unet_structure(depth, batch_norm, "transpose", skip_connections, dropout_prob)
-    for depth in range(1, 6) for batch_norm in (False, True) for skip_connections in (True, False)
-    for dropout_prob in (0.0, 0.5)
-)
-"""The U-Net structures :func:`make_unet` builds: depth 1 to 5, with or without batch normalisation, skip
-connections and dropout, upsampling by transposed convolution. Sizes, filters, classes and the dropout
-rate are free. The student release records the architecture of each."""
-
-
-def make_unet(
-    input_size=(96, 128, 3),
-    n_filters=32,
-    n_classes=23,
-    depth=4,
-    batch_norm=False,
-    upsampling="transpose",
-    skip_connections=True,
-    dropout_prob=0.3,
-    *,
-    interpolation="bilinear",
-    name="unet",
-):
-    """The reference U-Net, ready to train, in the solved course and in the student workbook alike.
-
-    Same arguments and the same model as :func:`unet_model`, for the structures the course uses
-    (:data:`UNET_STRUCTURES`). Lessons, training and the command line build their models with it:
-    in the student release ``unet_model`` is an exercise whose body is removed, while this function
-    keeps working from the architectures recorded with the release (layers and connections, never
-    weights: every call gives fresh random weights). It rebuilds the structure's recorded graph,
-    drawn with one filter per level, at the requested size, width and number of classes.
-
-    Args:
-        input_size, n_filters, n_classes, depth, batch_norm, upsampling, skip_connections,
-        dropout_prob, interpolation, name: as for :func:`unet_model`.
-
-    Returns:
-        A ``keras.Model`` from ``(N, H, W, C_in)`` images to ``(N, H, W, n_classes)`` logits. Layers
-        follow the global dtype policy, except the logits, which stay float32 as in ``unet_model``.
-
-    Raises:
-        ValueError: as :func:`unet_model`, or if the options give a structure outside
-            :data:`UNET_STRUCTURES`.
-
-    Example:
-        >>> make_unet((64, 64, 3), n_filters=8, n_classes=3, batch_norm=True, dropout_prob=0.0).count_params()
-        543051
-    """
-    import json
-
-    from unet_lib.checks.model import unet_architectures  # recorded in a student release
-
-    _check_unet_options(input_size, n_filters, n_classes, depth, dropout_prob)
-    if upsampling not in UPSAMPLING_MODES:
-        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
-    structure = unet_structure(depth, batch_norm, upsampling, skip_connections, dropout_prob, interpolation)
-    if structure not in UNET_STRUCTURES:
-        raise ValueError(f"the options give the structure '{structure}', which make_unet does not build: it builds "
-                         f"depth 1 to 5 with upsampling='transpose' (see UNET_STRUCTURES). Use unet_model for other "
-                         f"structures (in the student workbook: your own).")
-    graph = json.loads(unet_architectures()[structure])
-    graph["config"]["name"] = name
-    for layer in graph["config"]["layers"]:
-        settings = layer["config"]
-        layer.pop("build_config", None)  # shapes of the one-filter drawing: let each layer build anew
-        if layer["class_name"] == "InputLayer":
-            settings["batch_shape"] = [None, *input_size]
-            continue
-        if settings["name"] == "logits":
-            settings["filters"] = n_classes
-            continue
-        settings.pop("dtype", None)  # follow the global policy (mixed precision) like unet_model's layers
-        if "filters" in settings:
-            settings["filters"] *= n_filters
-        if layer["class_name"] == "Dropout":
-            settings["rate"] = dropout_prob
-    return keras.models.model_from_json(json.dumps(graph))

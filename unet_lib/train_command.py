@@ -38,6 +38,9 @@ def add_command(subparsers) -> None:
                         "holds images/ and masks/ (class indices 0 to n-1, or 0 and 255 for a binary problem), "
                         "or CARLA's CameraRGB/ and CameraMask/, or the Oxford-IIIT Pet's images/ and "
                         "annotations/trimaps/; 10%% is held out for evaluation")
+    parser.add_argument("--model", metavar="FILE.keras", help="train this saved model (architecture and weights, "
+                        "e.g. one your own unet_model built in a lesson) instead of building the library's U-Net; "
+                        "its input must take the configuration's image size")
     parser.add_argument("--out", default="build/unet_shapes.keras", help="where to save the trained model "
                         "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the final JSON line")
@@ -46,6 +49,7 @@ def add_command(subparsers) -> None:
 
 def _run_train(arguments: argparse.Namespace) -> int:
     from unet_lib._keras import keras
+    from unet_lib.checks.core import ExerciseNotWritten
     from unet_lib.data import CLASS_NAMES
     from unet_lib.training import (
         CPU_CONFIG,
@@ -78,9 +82,16 @@ def _run_train(arguments: argparse.Namespace) -> int:
             with contextlib.redirect_stdout(io.StringIO()) if arguments.quiet else contextlib.nullcontext():
                 images, masks, class_names = load_dataset_folder(arguments.data, config.image_size)
             data["train_data"], data["held_out"] = split_held_out(images, masks)
-        run = train_unet(config, n_classes=len(class_names), verbose=0 if arguments.quiet else 1, **data)
+        build_model = None if arguments.model is None else _saved_model(arguments.model)
+        run = train_unet(config, build_model=build_model, n_classes=len(class_names),
+                         verbose=0 if arguments.quiet else 1, **data)
     except ValueError as error:
         print(json.dumps({"error": str(error)}))
+        return 2
+    except ExerciseNotWritten:
+        print(json.dumps({"error": "unet_model is an exercise of lesson 03, not written in this copy of the library: "
+                                   "write it in lesson 03 first and train there, or pass --model FILE.keras with a "
+                                   "model saved from your notebook"}))
         return 2
     images, masks = run.held_out
     scores = evaluate_segmentation(masks, predict_masks(run.model, images), len(class_names))
@@ -103,3 +114,23 @@ def _run_train(arguments: argparse.Namespace) -> int:
     }
     print(json.dumps(report))
     return 0
+
+
+def _saved_model(path: str):
+    """A ``build_model`` for :func:`unet_lib.training.train_unet` that loads ``path`` and checks its sizes."""
+    from unet_lib._keras import keras
+
+    if not Path(path).is_file():
+        raise ValueError(f"--model must be a saved .keras file, got {path!r}, which does not exist")
+
+    def load(input_size, n_filters, n_classes, **options):
+        model = keras.saving.load_model(path, compile=False)  # compiled anew with the course's loss
+        takes = tuple(model.input.shape)[1:3]
+        if any(side not in (None, wanted) for side, wanted in zip(takes, input_size[:2], strict=True)) \
+                or tuple(model.output.shape)[-1] != n_classes:
+            raise ValueError(f"--model {path} maps {tuple(model.input.shape)} images to {tuple(model.output.shape)} "
+                             f"logits; this run needs {input_size[0]}x{input_size[1]} images and {n_classes} classes "
+                             "(see --image-size)")
+        return model
+
+    return load

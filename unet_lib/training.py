@@ -12,13 +12,16 @@ around :func:`train_unet` lives in :mod:`unet_lib.train_command`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
 
 import numpy as np
 
+from unet_lib import model as reference_model
 from unet_lib._keras import keras
+from unet_lib.checks.core import ExerciseNotWritten, not_written_message
 from unet_lib.data import N_CLASSES, make_shapes_dataset
 from unet_lib.environment import check_seed, list_gpus, set_seed
 from unet_lib.metrics import (
@@ -30,7 +33,6 @@ from unet_lib.metrics import (
     mean_iou_metric,
     pixel_accuracy,
 )
-from unet_lib.model import make_unet
 
 HELD_OUT_SEED = 10_000
 """Seed of the held-out scenes used for evaluation: training never draws from it."""
@@ -160,33 +162,68 @@ def learning_rate_schedule(config: TrainingConfig, steps: int):
     )
 
 
-def build_training_model(config: TrainingConfig, steps: int, n_classes: int = N_CLASSES):
+@contextlib.contextmanager
+def dtype_policy_scope(policy: str | None):
+    """Build layers under a Keras dtype policy (``"mixed_float16"``...), then put the global policy back.
+
+    Layers read the global policy when they are created, so a model built inside the ``with`` block
+    computes in ``policy``; models built after it do not. ``None`` leaves the policy as it is.
+
+    Example:
+        >>> with dtype_policy_scope("mixed_float16"):
+        ...     layer = keras.layers.Dense(2)
+        >>> layer.compute_dtype, keras.config.dtype_policy().name
+        ('float16', 'float32')
+    """
+    previous_policy = keras.config.dtype_policy()
+    if policy:
+        keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def build_model_for(config: TrainingConfig, n_classes: int = N_CLASSES, build_model=None):
+    """The uncompiled U-Net of ``config``, built by ``build_model`` under ``config.mixed_precision``.
+
+    Args:
+        config: gives the image size, width, depth, batch normalisation and dropout.
+        n_classes: classes of the masks, the channels of the logits.
+        build_model: a function with the signature of :func:`unet_lib.model.unet_model`
+            (``input_size, n_filters, n_classes, depth=, batch_norm=, dropout_prob=``), such as the
+            learner's own from lesson 03; ``None`` for the library's reference.
+
+    Returns:
+        A ``keras.Model`` from ``(N, H, W, 3)`` images to ``(N, H, W, n_classes)`` logits.
+
+    Raises:
+        ExerciseNotWritten: if ``build_model`` is an exercise still raising ``NotImplementedError``
+            (in a notebook: one line that says so, no traceback).
+    """
+    build_model = reference_model.unet_model if build_model is None else build_model
+    try:
+        with dtype_policy_scope(config.mixed_precision):
+            return build_model((*config.image_size, 3), n_filters=config.n_filters, n_classes=n_classes,
+                               depth=config.depth, batch_norm=config.batch_norm, dropout_prob=config.dropout_prob)
+    except NotImplementedError:
+        raise ExerciseNotWritten(not_written_message(getattr(build_model, "__name__", "build_model"))) from None
+
+
+def build_training_model(config: TrainingConfig, steps: int, n_classes: int = N_CLASSES, build_model=None):
     """The U-Net of ``config``, compiled with Adam, the schedule and cross-entropy plus Dice on the logits.
 
     Args:
         config: the run's configuration.
         steps: total gradient steps (for the learning-rate schedule).
         n_classes: classes of the masks.
+        build_model: builds the network, as for :func:`build_model_for` (``None``: the reference).
 
     Returns:
         A compiled ``keras.Model`` from ``(N, H, W, 3)`` images to ``(N, H, W, n_classes)`` logits,
         logging the loss and a ``mean_iou`` metric.
     """
-    previous_policy = keras.config.dtype_policy()
-    if config.mixed_precision:
-        # Layers read the policy when they are created: set it for this model only.
-        keras.config.set_dtype_policy(config.mixed_precision)
-    try:
-        model = make_unet(
-            (*config.image_size, 3),
-            n_filters=config.n_filters,
-            n_classes=n_classes,
-            depth=config.depth,
-            batch_norm=config.batch_norm,
-            dropout_prob=config.dropout_prob,
-        )
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
+    model = build_model_for(config, n_classes, build_model)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate_schedule(config, steps)),
         loss=CrossEntropyDiceLoss(config.dice_weight),
@@ -422,8 +459,8 @@ def split_held_out(images: np.ndarray, masks: np.ndarray, fraction: float = 0.1,
     return (images[kept], masks[kept]), (images[held], masks[held])
 
 
-def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_out=None, n_classes: int = N_CLASSES,
-               verbose="auto", callbacks=None) -> TrainingRun:
+def train_unet(config: TrainingConfig | None = None, *, build_model=None, train_data=None, held_out=None,
+               n_classes: int = N_CLASSES, verbose="auto", callbacks=None) -> TrainingRun:
     """Train the U-Net of ``config``, on fresh synthetic scenes or on your data, validating on held-out images.
 
     Without ``train_data``, every epoch draws ``config.n_train`` new scenes (seed ``config.seed +
@@ -442,6 +479,9 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
 
     Args:
         config: the configuration; ``None`` for :func:`default_config`.
+        build_model: the function that builds the network, with the signature of
+            :func:`unet_lib.model.unet_model`: the learner's own ``unet_model`` in the lessons;
+            ``None`` for the library's reference.
         train_data: ``(images, masks)`` arrays, ``(N, H, W, 3)`` and ``(N, H, W)``, or a
             ``keras.utils.PyDataset`` of such batches (e.g. :class:`unet_lib.SegmentationFolderBatches`),
             with ``(H, W)`` equal to ``config.image_size``. ``None`` for the synthetic scenes.
@@ -459,6 +499,7 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
     Raises:
         ValueError: if only one of ``train_data`` and ``held_out`` is given, or their shapes do not
             match ``config.image_size``, or (synthetic scenes) an epoch's seed would be :data:`HELD_OUT_SEED`.
+        ExerciseNotWritten: if ``build_model`` is an exercise not written yet.
     """
     config = default_config() if config is None else config
     if (train_data is None) != (held_out is None):
@@ -482,7 +523,7 @@ def train_unet(config: TrainingConfig | None = None, *, train_data=None, held_ou
             _check_image_size("train_data", train_data[0].shape, config)
             epoch_data = (train_data for _ in range(config.epochs))  # the same images, reshuffled each epoch
             steps_per_epoch = -(-len(train_data[0]) // config.batch_size)
-    model = build_training_model(config, steps=config.epochs * steps_per_epoch, n_classes=n_classes)
+    model = build_training_model(config, config.epochs * steps_per_epoch, n_classes, build_model)
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     callbacks = list(callbacks or [])
     if verbose:

@@ -12,8 +12,10 @@ which reads the answers recorded when the release was built. That substitution i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pickle
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,16 @@ class CheckFailed(AssertionError):
         # IPython shows this instead of a traceback: the learner needs the verdict, not our stack.
         return [f"\033[31m✗ {line}\033[0m" if i == 0 else f"  {line}"
                 for i, line in enumerate(str(self).splitlines())]
+
+
+class ExerciseNotWritten(CheckFailed):
+    """Code that needs a learner's exercise met its unwritten stub (``raise NotImplementedError()``)."""
+
+
+def not_written_message(exercise: str) -> str:
+    """What a learner reads when ``exercise`` still raises ``NotImplementedError``."""
+    return (f"{exercise}: not written yet (the cell still raises NotImplementedError).\n"
+            "Replace `raise NotImplementedError()` with your code, run that cell, then this one.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,19 +139,73 @@ def verify(
 def learner_answer(title: str, learner_function: Callable[..., Any], case: Case) -> Any:
     """Call ``learner_function`` on one case's inputs and return its answer.
 
+    The call runs under :func:`no_library_answers`: an answer the course library computes is not the
+    learner's.
+
     Raises:
         CheckFailed: if the function raises: "not written yet" for ``NotImplementedError``,
-            otherwise the error's type and message.
+            otherwise the error's type and message; or if it calls the library's own functions.
     """
     try:
-        return learner_function(*case.args, **case.kwargs)
+        with no_library_answers(title, learner_function):
+            return learner_function(*case.args, **case.kwargs)
     except NotImplementedError:
-        raise CheckFailed(
-            f"{title}: not written yet (the cell still raises NotImplementedError).\n"
-            "Replace `raise NotImplementedError()` with your code, run that cell, then this one."
-        ) from None
+        raise ExerciseNotWritten(not_written_message(title)) from None
+    except CheckFailed:
+        raise
     except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
         raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
+
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The course library's folder: code in it (outside ``checks/`` and private modules) is the library's own."""
+
+HELPERS_ALLOWED = frozenset({"check_input_size"})
+"""Library functions an answer may call: they check arguments and compute no answer."""
+
+
+@contextlib.contextmanager
+def no_library_answers(exercise: str, learner_function: Callable[..., Any]):
+    """Fail a check whose answer comes from the course library instead of the learner's own code.
+
+    While the block runs, every call of a public library function (a module of the package outside
+    ``checks/``, not a private ``_module``) is noted, with ``sys.setprofile``, which sees a function
+    however it was imported or renamed. The reference itself (the library's function named
+    ``exercise``, which the instructor's tests check) may call what it likes.
+
+    Raises:
+        CheckFailed: after the block, naming the first library function called, if any.
+    """
+    if getattr(learner_function, "__name__", None) == exercise and \
+            _in_library(getattr(getattr(learner_function, "__code__", None), "co_filename", "")):
+        yield
+        return
+    called = []
+
+    def note_library_calls(frame, event, arg):
+        if event == "call" and not called and _in_library(frame.f_code.co_filename):
+            name = frame.f_code.co_name
+            if not name.startswith(("_", "<")) and name not in HELPERS_ALLOWED:
+                module = Path(frame.f_code.co_filename).relative_to(PACKAGE_DIR.parent).with_suffix("")
+                called.append(f"{'.'.join(module.parts)}.{name}")
+
+    previous = sys.getprofile()
+    sys.setprofile(note_library_calls)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+    if called:
+        raise CheckFailed(f"{exercise}: the answer calls the course library's {called[0]}, which does the work "
+                          f"this exercise asks of you; write {exercise} with NumPy or Keras yourself.")
+
+
+def _in_library(path: str) -> bool:
+    try:
+        parts = Path(path).resolve().relative_to(PACKAGE_DIR).parts
+    except ValueError:
+        return False
+    return parts[0] != "checks" and not parts[-1].startswith("_")
 
 
 def case_differs_message(title: str, label: str, difference: str) -> str:
@@ -164,28 +230,9 @@ def recorded_cases(exercise: str) -> list[Case]:
     Raises:
         ValueError: if nothing was recorded for ``exercise``.
     """
-    record = _load_recorded(exercise, "exercise")
-    return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"])) for c in record["cases"]]
-
-
-def recorded_value(function: str):
-    """What ``function`` returned in the instructor's copy, recorded when the student release was built.
-
-    The release replaces the body of each function named in a checks module's ``RECORDED`` list by
-    this lookup (see :func:`unet_lib.classroom.exercises.discover_recorded`).
-
-    Args:
-        function: the dotted name, e.g. ``"unet_lib.checks.model.unet_architectures"``.
-
-    Raises:
-        ValueError: if nothing was recorded for ``function``.
-    """
-    return _load_recorded(function, "function")
-
-
-def _load_recorded(name: str, argument: str):
-    path = RECORDED_DIR / f"{name}.pkl"
+    path = RECORDED_DIR / f"{exercise}.pkl"
     if not path.is_file():
-        raise ValueError(f"{argument} must be one recorded with this release, got {name!r} (no {path})")
+        raise ValueError(f"exercise must be one recorded with this release, got {exercise!r} (no {path})")
     with path.open("rb") as file:
-        return pickle.load(file)
+        record = pickle.load(file)
+    return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"])) for c in record["cases"]]

@@ -9,13 +9,18 @@ A check reports the FIRST layer that differs, which is where a learner should lo
 
 from __future__ import annotations
 
-import functools
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from unet_lib._keras import keras
-from unet_lib.checks.core import Case, CheckFailed, describe_difference
-from unet_lib.model import UNET_STRUCTURES, conv_block, unet_model, upsampling_block
+from unet_lib.checks.core import (
+    Case,
+    CheckFailed,
+    ExerciseNotWritten,
+    describe_difference,
+    no_library_answers,
+    not_written_message,
+)
+from unet_lib.model import conv_block, unet_model, upsampling_block
 
 # Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
 GRADED = {
@@ -23,54 +28,6 @@ GRADED = {
     "upsampling_block": ["unet_lib.model.upsampling_block"],
     "unet_model": ["unet_lib.model.unet_model"],
 }
-
-# Recorded by the student release, whose unet_model is an exercise: make_unet rebuilds models from them.
-RECORDED = ["unet_architectures"]
-
-
-def unet_architectures() -> Mapping[str, str]:
-    """Each structure of :data:`unet_lib.model.UNET_STRUCTURES` -> the Keras JSON of its U-Net graph.
-
-    Drawn with one filter at the first level and one class, at any input size, by the reference
-    :func:`unet_lib.model.unet_model`; :func:`unet_lib.model.make_unet` scales it to the requested
-    width, classes and size. Each is drawn when first asked for, once per process (the release
-    records them all).
-    """
-    return _Architectures()
-
-
-class _Architectures(Mapping):
-    def __getitem__(self, structure: str) -> str:
-        if structure not in UNET_STRUCTURES:
-            raise KeyError(structure)
-        return _draw_architecture(structure)
-
-    def __iter__(self):
-        return iter(UNET_STRUCTURES)
-
-    def __len__(self) -> int:
-        return len(UNET_STRUCTURES)
-
-
-@functools.cache
-def _draw_architecture(structure: str) -> str:
-    settings = dict(item.split("=") for item in structure.split())
-    # Building a model takes its initialisers' seeds from Python's global generator. Drawing happens
-    # once per process, inside the first make_unet of a structure; putting the generator back makes
-    # set_seed(s) then make_unet give the same weights on the first call as on later ones.
-    state = random.getstate()
-    try:
-        model = unet_model(
-            (None, None, 3), n_filters=1, n_classes=1, depth=int(settings["depth"]),
-            batch_norm=settings["batch_norm"] == "True", upsampling=settings["upsampling"],
-            interpolation=settings.get("interpolation", "bilinear"),
-            skip_connections=settings["skip_connections"] == "True",
-            dropout_prob=0.5 if settings["dropout"] == "True" else 0.0,
-        )
-    finally:
-        random.setstate(state)
-    return model.to_json()
-
 
 LayerRow = tuple[str, tuple, int, str]
 """``(layer type, output shape, parameter count, settings)``, e.g.
@@ -154,20 +111,19 @@ def first_layer_difference(got: Sequence[LayerRow], expected: Sequence[LayerRow]
     return None
 
 
-def _verify_structure(title: str, build: Callable[..., dict], cases: Sequence[Case]) -> None:
+def _verify_structure(title: str, learner: Callable, build: Callable[..., dict], cases: Sequence[Case]) -> None:
     """Like :func:`unet_lib.checks.core.verify`, with layer-by-layer feedback.
 
-    ``build(**case.kwargs)`` runs the learner's code and returns ``{"returned_shapes": ...,
-    "layers": ...}``; each case's ``expected`` has the same form, from the reference.
+    ``build(**case.kwargs)`` runs ``learner`` (under :func:`unet_lib.checks.core.no_library_answers`) and
+    returns ``{"returned_shapes": ..., "layers": ...}``; each case's ``expected`` has the same form, from
+    the reference.
     """
     for case in cases:
         try:
-            got = build(*case.args, **case.kwargs)
+            with no_library_answers(title, learner):
+                got = build(*case.args, **case.kwargs)
         except NotImplementedError:
-            raise CheckFailed(
-                f"{title}: not written yet (the cell still raises NotImplementedError).\n"
-                "Replace `raise NotImplementedError()` with your code, run that cell, then this one."
-            ) from None
+            raise ExerciseNotWritten(not_written_message(title)) from None
         except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
@@ -206,11 +162,11 @@ def _verify_block(title: str, learner_block: Callable, cases: Sequence[Case]) ->
     def build(input_shapes, kwargs):
         return _summarise_block(title, learner_block, input_shapes, kwargs)
 
-    _verify_structure(title, build, cases)
+    _verify_structure(title, learner_block, build, cases)
 
 
 def conv_block_cases() -> list[Case]:
-    """Inputs to ``conv_block`` covering dropout and pooling on and off, with the reference summaries."""
+    """Inputs to ``conv_block`` covering dropout, pooling and batch normalisation, with the reference summaries."""
     settings = [
         ("96x128x3 input, 32 filters, no dropout, pooling", (96, 128, 3),
          {"n_filters": 32, "dropout_prob": 0.0, "max_pooling": True}),
@@ -218,6 +174,8 @@ def conv_block_cases() -> list[Case]:
          {"n_filters": 256, "dropout_prob": 0.3, "max_pooling": True}),
         ("6x8x256 input, 512 filters, dropout 0.3, no pooling (the bottleneck)", (6, 8, 256),
          {"n_filters": 512, "dropout_prob": 0.3, "max_pooling": False}),
+        ("64x64x3 input, 8 filters, batch normalisation, pooling", (64, 64, 3),
+         {"n_filters": 8, "dropout_prob": 0.0, "max_pooling": True, "batch_norm": True}),
     ]
     return [
         Case(label, (), _summarise_block("conv_block", conv_block, [shape], kwargs),
@@ -227,7 +185,7 @@ def conv_block_cases() -> list[Case]:
 
 
 def check_conv_block(learner_conv_block: Callable) -> None:
-    """Check a learner's ``conv_block(inputs, n_filters, dropout_prob, max_pooling)`` layer by layer.
+    """Check a learner's ``conv_block(inputs, n_filters, dropout_prob, max_pooling, batch_norm)`` layer by layer.
 
     Each case builds a model from a ``keras.Input`` through the learner's block to the
     ``(next_layer, skip_connection)`` it returns, and compares every layer (type, output shape,
@@ -240,10 +198,13 @@ def check_conv_block(learner_conv_block: Callable) -> None:
 
 
 def upsampling_block_cases() -> list[Case]:
-    """Inputs to ``upsampling_block`` at two levels of the MOOC U-Net, with the reference summaries."""
+    """Inputs to ``upsampling_block`` at two levels of the MOOC U-Net and one batch-normalised, with the reference
+    summaries."""
     settings = [
         ("6x8x512 from below, 12x16x256 skip, 256 filters", [(6, 8, 512), (12, 16, 256)], {"n_filters": 256}),
         ("48x64x64 from below, 96x128x32 skip, 32 filters", [(48, 64, 64), (96, 128, 32)], {"n_filters": 32}),
+        ("4x4x32 from below, 8x8x16 skip, 16 filters, batch normalisation", [(4, 4, 32), (8, 8, 16)],
+         {"n_filters": 16, "batch_norm": True}),
     ]
     return [
         Case(label, (), _summarise_block("upsampling_block", upsampling_block, shapes, kwargs),
@@ -253,7 +214,7 @@ def upsampling_block_cases() -> list[Case]:
 
 
 def check_upsampling_block(learner_upsampling_block: Callable) -> None:
-    """Check a learner's ``upsampling_block(expansive_input, contractive_input, n_filters)`` layer by layer.
+    """Check a learner's ``upsampling_block(expansive_input, contractive_input, n_filters, batch_norm)`` layer by layer.
 
     Raises:
         CheckFailed: naming the first case and the first layer that differ.
@@ -269,17 +230,24 @@ def _summarise_model(title: str, build_model: Callable, kwargs: dict) -> dict:
 
 
 def unet_model_cases() -> list[Case]:
-    """Two U-Nets: the MOOC's (96x128x3, 32 filters, 23 classes) and a small one, with their summaries."""
+    """The MOOC's U-Net (96x128x3, 32 filters, 23 classes, depth 4) and two small ones, with their summaries."""
     settings = [
         ("MOOC defaults: 96x128x3 input, 32 filters, 23 classes",
          {"input_size": (96, 128, 3), "n_filters": 32, "n_classes": 23}),
-        ("64x64x3 input, 8 filters, 3 classes", {"input_size": (64, 64, 3), "n_filters": 8, "n_classes": 3}),
+        ("64x64x3 input, 8 filters, 3 classes, depth 4, batch normalisation, no dropout (lesson 03's training)",
+         {"input_size": (64, 64, 3), "n_filters": 8, "n_classes": 3, "depth": 4, "batch_norm": True,
+          "dropout_prob": 0.0}),
+        ("32x32x3 input, 4 filters, 3 classes, depth 3, dropout 0.5",
+         {"input_size": (32, 32, 3), "n_filters": 4, "n_classes": 3, "depth": 3, "dropout_prob": 0.5}),
     ]
     return [Case(label, (), _summarise_model("unet_model", unet_model, kwargs), kwargs) for label, kwargs in settings]
 
 
 def check_unet_model(learner_unet_model: Callable) -> None:
-    """Check a learner's ``unet_model(input_size, n_filters, n_classes)`` layer by layer.
+    """Check a learner's ``unet_model`` layer by layer.
+
+    The learner's function takes ``(input_size, n_filters, n_classes, depth, batch_norm, dropout_prob)``,
+    all with the defaults of :func:`unet_lib.model.unet_model`; the cases pass them by keyword.
 
     Raises:
         CheckFailed: naming the first case and the first layer that differ.
@@ -290,4 +258,4 @@ def check_unet_model(learner_unet_model: Callable) -> None:
     def build(**kwargs):
         return _summarise_model("unet_model", learner_unet_model, kwargs)
 
-    _verify_structure("unet_model", build, unet_model_cases())
+    _verify_structure("unet_model", learner_unet_model, build, unet_model_cases())

@@ -102,32 +102,6 @@ def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
     return dict(sorted(exercises.items()))
 
 
-def discover_recorded(package_dir: str | Path) -> dict[str, str]:
-    """Every function named in a ``RECORDED`` list of a module under ``package_dir/checks/``.
-
-    ``RECORDED = ["unet_architectures"]`` in ``checks/model.py`` says: the student release stores what
-    this argument-free function returns in the instructor's copy (plain data), and replaces its body by
-    a lookup of that value. Lessons and library code can then use reference results, such as a U-Net's
-    architecture, in the release, where the code that produced them is an exercise.
-
-    Args:
-        package_dir: the package folder, e.g. ``unet_lib/``.
-
-    Returns:
-        Dotted function name -> its checks module, e.g.
-        ``{"unet_lib.checks.model.unet_architectures": "unet_lib.checks.model"}``.
-
-    Raises:
-        ValueError: if a ``RECORDED`` is not a literal list of function names.
-    """
-    recorded = {}
-    for path, module, names in _checks_constants(Path(package_dir), "RECORDED"):
-        if not isinstance(names, list) or not all(isinstance(name, str) and name.isidentifier() for name in names):
-            raise ValueError(f"{path}: RECORDED must be a literal list of function names")
-        recorded.update({f"{module}.{name}": module for name in names})
-    return recorded
-
-
 def _check_calls(source: str) -> list[ast.Call]:
     try:
         tree = ast.parse(source)

@@ -1,11 +1,10 @@
 """Record each exercise's reference cases, in a process of its own (run by :mod:`unet_lib.classroom.release`).
 
 Usage: ``python -m unet_lib.classroom.record SPEC_JSON`` with ``{"package": ..., "out": folder,
-"exercises": {name: checks module}, "recorded": [dotted function name, ...]}``. For each exercise it
+"exercises": {name: checks module}}``. For each exercise it
 calls the instructor's ``<exercise>_cases()``, checks that the cases are plain data (arrays, numbers, strings, tuples,
 lists, dicts), and pickles them with the check's title and tolerances. It prints one JSON line:
-exercise -> ``{"mode", "title", "rtol", "atol", "n_cases"}``. It also calls each function named in a
-checks module's ``RECORDED`` list and pickles its value as ``<dotted name>.pkl``.
+exercise -> ``{"mode", "title", "rtol", "atol", "n_cases"}``.
 
 ``mode`` says how the grader judges the exercise. ``"answers"`` when ``check_<exercise>`` hands
 exactly these cases to ``core.verify``: the grader then collects the learner's answers in a sandbox
@@ -20,7 +19,6 @@ import importlib
 import json
 import pickle
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -90,14 +88,6 @@ def record(spec: dict) -> dict[str, dict]:
         with (out / f"{name}.pkl").open("wb") as file:
             pickle.dump(record_data, file, protocol=4)
         summaries[name] = summary
-    for dotted in spec.get("recorded", []):
-        module_name, function = dotted.rsplit(".", 1)
-        value = getattr(importlib.import_module(module_name), function)()
-        if isinstance(value, Mapping):  # e.g. a lazy mapping in the instructor's copy: record every entry
-            value = dict(value)
-        _plain(value, f"{dotted}()")
-        with (out / f"{dotted}.pkl").open("wb") as file:
-            pickle.dump(value, file, protocol=4)
     return summaries
 
 

@@ -8,21 +8,18 @@
   ``generate_assignment`` does), outputs cleared;
 - ``OUT_DIR/<package>/``: a copy of the package in which the body of every function named in a
   ``GRADED`` dict is replaced the same way (signature and docstring kept), and every
-  ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")``, and the body of every
-  function in a checks module's ``RECORDED`` list by ``return recorded_value("<dotted name>")``;
+  ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")``;
 - ``OUT_DIR/<package>/checks/recorded/<exercise>.pkl``: the cases the reference produced (inputs,
-  answers, the check's title and tolerances), recorded by running the instructor's copy, and
-  ``<dotted name>.pkl``, the value of each ``RECORDED`` function (such as the U-Net architectures
-  that :func:`unet_lib.model.make_unet` rebuilds);
+  answers, the check's title and tolerances), recorded by running the instructor's copy;
 - the files to install it (``pyproject.toml``, ``environment.yml``, ``Makefile``, ``scripts/``,
   ``README.md``) and ``media/``, when the source has them, and ``release.json``, the list of
   exercises the grader reads.
 
 What still runs without the solutions: the library's non-graded code never calls a graded
-function (it may use a ``RECORDED`` function's value instead), and a lesson uses the learner's own
-function after an exercise, never the library's (:func:`release_problems` finds violations; a test
-keeps the course free of them). So a student who runs a released lesson without solving anything
-sees only the self-checks fail.
+function by name (it takes the learner's function as an argument, as ``train_unet(build_model=...)``
+does), and a lesson uses the learner's own function after an exercise, never the library's
+(:func:`release_problems` finds violations; a test keeps the course free of them). So a student who
+runs a released lesson without solving anything meets only "not written yet" messages.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from unet_lib.classroom.exercises import (
     STUB_LINES,
     GradedExercise,
     discover_exercises,
-    discover_recorded,
     hidden_test_regions,
     lesson_exercises,
     solution_regions,
@@ -219,12 +215,11 @@ def _prepare_out_dir(out_dir: Path) -> None:
 
 
 def _record(package_dir: Path, exercises: dict[str, GradedExercise], recorded_dir: Path) -> dict[str, dict]:
-    """Run the instructor's ``<exercise>_cases()`` and ``RECORDED`` functions in a fresh process and save
-    what they return; return each exercise's summary."""
+    """Run the instructor's ``<exercise>_cases()`` in a fresh process and save what they return; return each
+    exercise's summary."""
     recorded_dir.mkdir(parents=True, exist_ok=True)
     spec = {"package": package_dir.name, "out": str(recorded_dir),
-            "exercises": {name: e.checks_module for name, e in exercises.items()},
-            "recorded": sorted(discover_recorded(package_dir))}
+            "exercises": {name: e.checks_module for name, e in exercises.items()}}
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(package_dir.parent), str(default_package_dir().parent)]))
     completed = subprocess.run([sys.executable, "-m", "unet_lib.classroom.record", json.dumps(spec)],
@@ -288,14 +283,6 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
                 f"from {package_dir.name}.checks.core import recorded_cases",
                 "",
                 f"return recorded_cases({json.dumps(exercise.name)})",
-            ]
-        for dotted in discover_recorded(released_package):
-            path, function = _locate_function(released_package, dotted)
-            new_bodies.setdefault(path, {})[function] = [
-                "# Student release: this value was recorded when this copy was built.",
-                f"from {package_dir.name}.checks.core import recorded_value",
-                "",
-                f"return recorded_value({json.dumps(dotted)})",
             ]
         for path, bodies in new_bodies.items():
             stubbed = replace_function_bodies(path.read_text(encoding="utf-8"), bodies, str(path))
