@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_every_exercise_is_an_answer_cell_and_a_locked_grade_cell_with_points():
             solution_regions(cell.source), hidden_test_regions(cell.source)
         n_exercises += len(lesson_exercises(cells, known, path.name))
         problems += nbgrader_cell_problems(path.name, cells, known)
-    assert problems == [] and n_exercises == 8
+    assert problems == [] and n_exercises == 11  # lesson 04 brings the three U-Net functions of lesson 03
 
 
 def test_the_cell_checks_find_what_nbgrader_would_refuse(tmp_path):
@@ -162,9 +163,9 @@ def test_the_command_line_checks_the_course_and_names_an_exercise_without_points
 
 # --- nbgrader itself, on lessons 00 and 01 ---------------------------------------------------------------------
 
-ASSIGNMENTS = {"lesson00": "00_setup.ipynb", "lesson01": "01_transpose_convolution.ipynb"}
+ASSIGNMENTS = {"00_setup": "00_setup.ipynb", "01_transpose_convolution": "01_transpose_convolution.ipynb"}
 REFERENCE_CALLS = {
-    # An answer that only calls the course library's reference function.
+    # An answer that only calls the course library's reference function (in the course folder, the stripped one).
     "one_hot_answer": ["from unet_lib.masks import one_hot as reference", "return reference(mask, n_classes)"],
     "conv_transpose_output_size_answer": [
         "from unet_lib.arithmetic import conv_transpose_output_size as reference",
@@ -172,6 +173,15 @@ REFERENCE_CALLS = {
     "conv_transpose2d_naive_answer": [
         "from unet_lib.convolution import conv_transpose2d_naive as reference",
         "return reference(x, kernel, stride, padding, output_padding)"],
+}
+LIBRARY_CALLS = {
+    # Answers that hand the work to public library functions that the student copy keeps.
+    "conv_transpose_output_size_answer": [
+        "from unet_lib.arithmetic import transpose_axis",
+        "return transpose_axis(i, k, stride, padding, output_padding)[0]"],
+    "conv_transpose2d_naive_answer": [
+        "import unet_lib",
+        "return unet_lib.conv_transpose2d(x, kernel, stride, padding, output_padding)"],
 }
 VISIBLE_ONLY = {
     # An answer that looks up the visible self-check's cases: it passes them, and only hidden tests catch it.
@@ -212,64 +222,86 @@ with Gradebook(sys.argv[1]) as gradebook:
 hides the jupyter_server package that importing nbgrader needs."""
 
 
-def _answered(released: Path, answers: dict[str, list[str]] | None) -> nbformat.NotebookNode:
+def _answered(released: Path, answers: dict[str, list[str]] | None, probe: str = "") -> nbformat.NotebookNode:
     """The released notebook with each answer cell's stub replaced by ``answers[grade_id]``, or by the solved
-    lesson's answer cell (``answers=None``)."""
+    lesson's answer cell (``answers=None``); ``probe`` goes first in the first answer cell."""
     notebook = nbformat.read(released, as_version=4)
     lesson_cells = _cells(REPO_ROOT / "lessons" / released.name)
     solved = {cell.metadata["nbgrader"]["grade_id"]: cell.source
               for cell in lesson_cells if cell.metadata.get("nbgrader", {}).get("solution")}
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if not cell.metadata.get("nbgrader", {}).get("solution"):
-            continue
+    answer_cells = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+    for cell in answer_cells:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
         if answers is None:
             cell.source = solved[grade_id]
         elif grade_id in answers:
             stub = "\n".join(f"    {line}" for line in STUB_LINES)
             assert stub in cell.source, cell.source
             cell.source = cell.source.replace(stub, "\n".join(f"    {line}" for line in answers[grade_id]))
+    answer_cells[0].source = probe + answer_cells[0].source
     return notebook
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader (the dev extra) is not installed")
 def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(tmp_path):
+    from unet_lib.classroom.release import build_nbgrader_course
+
     root = tmp_path / "course"
-    for assignment, lesson in ASSIGNMENTS.items():
-        (root / "source" / assignment).mkdir(parents=True)
-        (root / "source" / assignment / lesson).write_bytes((REPO_ROOT / "lessons" / lesson).read_bytes())
-    (root / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\nc.CourseDirectory.course_id = 'unet-course'\n"
-        "c.Execute.timeout = 300\n")
-    submissions = {"solved": None, "blank": {}, "calls_reference": REFERENCE_CALLS, "visible_only": VISIBLE_ONLY}
-    # One nbgrader call per step for both lessons ("lesson*" is a glob): each call costs seconds to start.
-    _nbgrader(root, "generate_assignment", "lesson*")
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    for lesson in ASSIGNMENTS.values():
+        (lessons / lesson).write_bytes((REPO_ROOT / "lessons" / lesson).read_bytes())
+    manifest = build_nbgrader_course(root, lessons, REPO_ROOT / "unet_lib")  # what `release --nbgrader` writes
+    assert sorted(manifest["nbgrader_assignments"]) == sorted(ASSIGNMENTS)
+    figures = manifest["nbgrader_assignments"]["01_transpose_convolution"]["figures"]
+    assert len(figures) == 3
+    # nbgrader_config.py has no course root: nbgrader takes the folder it runs in.
+    submissions = {"solved": None, "blank": {}, "calls_reference": REFERENCE_CALLS, "calls_library": LIBRARY_CALLS,
+                   "visible_only": VISIBLE_ONLY}
+    probe = "import unet_lib as probed_library\nprint('LIBRARY', probed_library.__file__)\n"
+    # One nbgrader call per step for both lessons ("0*" is a glob): each call costs seconds to start.
+    _nbgrader(root, "generate_assignment", "0*")
     for assignment, lesson in ASSIGNMENTS.items():
         released = root / "release" / assignment / lesson
         text = released.read_text()
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "raise NotImplementedError()" in text
         for student, answers in submissions.items():
-            if student == "visible_only" and assignment != "lesson00":
+            if student == "visible_only" and assignment != "00_setup" or student == "calls_library" and \
+                    assignment != "01_transpose_convolution":
                 continue
             folder = root / "submitted" / student / assignment
-            folder.mkdir(parents=True)
-            nbformat.write(_answered(released, answers), folder / lesson)
-    _nbgrader(root, "autograde", "lesson*")
-    _nbgrader(root, "generate_feedback", "lesson*")
+            shutil.copytree(root / "release" / assignment, folder)  # what a student hands back: the whole folder
+            nbformat.write(_answered(released, answers, probe if student == "solved" else ""), folder / lesson)
+    for figure in figures:
+        assert f"](media/{figure})" in (root / "release" / "01_transpose_convolution" / ASSIGNMENTS[
+            "01_transpose_convolution"]).read_text()
+        assert (root / "release" / "01_transpose_convolution" / "media" / figure).is_file()
+    _nbgrader(root, "autograde", "0*")
+    _nbgrader(root, "generate_feedback", "0*")
 
     completed = subprocess.run([sys.executable, "-c", GRADEBOOK_SCORES, f"sqlite:///{root / 'gradebook.db'}",
                                 *ASSIGNMENTS], cwd=root, capture_output=True, text=True, timeout=120, check=True)
     scores = {(assignment, student): (score, max_score)
               for assignment, student, score, max_score in json.loads(completed.stdout.splitlines()[-1])}
     assert scores == {
-        ("lesson00", "solved"): (1, 1), ("lesson00", "blank"): (0, 1),
-        ("lesson00", "visible_only"): (0, 1),  # its visible self-check passes; the hidden tests catch it
-        ("lesson01", "solved"): (3, 3), ("lesson01", "blank"): (0, 3),
-        # With the instructor's full unet_lib importable when grading, an answer that calls the reference gets
-        # the points. Grading that refuses it needs the stripped library of the student release on the path.
-        ("lesson00", "calls_reference"): (1, 1), ("lesson01", "calls_reference"): (3, 3),
+        ("00_setup", "solved"): (1, 1), ("00_setup", "blank"): (0, 1),
+        ("00_setup", "visible_only"): (0, 1),  # its visible self-check passes; the hidden tests catch it
+        ("01_transpose_convolution", "solved"): (3, 3), ("01_transpose_convolution", "blank"): (0, 3),
+        # The stripped library has no reference to call, and the checks refuse answers a library function computes.
+        ("00_setup", "calls_reference"): (0, 1), ("01_transpose_convolution", "calls_reference"): (0, 3),
+        ("01_transpose_convolution", "calls_library"): (0, 3),
     }
+    for assignment in ASSIGNMENTS:
+        # The solved copies imported the course folder's library, not the instructor's installed one.
+        graded = nbformat.read(root / "autograded" / "solved" / assignment / ASSIGNMENTS[assignment], as_version=4)
+        printed = "".join(output.get("text", "") for cell in graded.cells for output in cell.get("outputs", []))
+        library = root / "autograded" / "solved" / assignment / "unet_lib" / "__init__.py"
+        assert f"LIBRARY {library}" in printed, printed[:2000]
     for (assignment, student), (score, max_score) in scores.items():
         feedback = root / "feedback" / student / assignment / ASSIGNMENTS[assignment].replace(".ipynb", ".html")
-        assert f"Score: {float(score)} / {float(max_score)}" in feedback.read_text(encoding="utf-8"), feedback
+        html = feedback.read_text(encoding="utf-8")
+        assert f"Score: {float(score)} / {float(max_score)}" in html, feedback
+        if assignment == "01_transpose_convolution":
+            for figure in figures:  # the feedback's images resolve next to it
+                assert f'src="media/{figure}"' in html and (feedback.parent / "media" / figure).is_file()

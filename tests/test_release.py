@@ -395,3 +395,63 @@ def test_course_release_shows_every_figure_of_the_lessons_in_its_make_lab():
     n_repository_links = sum(len(image_links(lesson)) for lesson in (REPO_ROOT / "lessons").glob("*.ipynb"))
     assert _release_figure_problems(release) == ([], n_repository_links) and n_repository_links > 0
     _assert_make_lab_serves(release)
+
+
+NO_ANSWER_IN_THE_LIBRARY = r"""
+import contextlib, importlib, inspect, io, json, pkgutil
+import unet_lib
+from unet_lib.checks.core import CheckFailed
+
+manifest = json.load(open("release.json"))
+public = {}
+for module_info in pkgutil.walk_packages(unet_lib.__path__, "unet_lib."):
+    if any(part.startswith("_") for part in module_info.name.split(".")) or ".checks" in module_info.name \
+            or ".classroom" in module_info.name:
+        continue
+    module = importlib.import_module(module_info.name)
+    for name, value in vars(module).items():
+        if not name.startswith("_") and inspect.isfunction(value) and value.__module__ == module.__name__:
+            public[f"{module.__name__}.{name}"] = value
+
+
+def fits(function, n_required):
+    try:
+        inspect.signature(function).bind(*[None] * n_required)
+        return True
+    except TypeError:
+        return False
+
+
+passed, tried = [], {}
+for exercise, entry in manifest["exercises"].items():
+    checks = importlib.import_module(entry["checks_module"])
+    reference = getattr(importlib.import_module(checks.GRADED[exercise][0].rsplit(".", 1)[0]), exercise)
+    n_required = sum(1 for p in inspect.signature(reference).parameters.values()
+                     if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    candidates = {name: f for name, f in public.items() if f is not reference and fits(f, n_required)}
+    tried[exercise] = sorted(candidates)
+    for name, function in candidates.items():
+        # The function itself, and its first item (transpose_axis(...)[0] gives the output size).
+        for variant in (function, lambda *args, _f=function, **kwargs: _f(*args, **kwargs)[0]):
+            try:
+                check = getattr(checks, f"check_{exercise}")
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check(variant)
+                passed.append(f"{exercise} <- {name}")
+            except CheckFailed:
+                pass
+print(json.dumps({"passed": passed, "tried": tried}))
+"""
+
+
+@pytest.mark.slow
+def test_no_exercise_of_the_student_copy_is_passed_by_a_public_library_function():
+    release = course_release()
+    completed = subprocess.run([sys.executable, "-c", NO_ANSWER_IN_THE_LIBRARY], cwd=release, capture_output=True,
+                               text=True, env=dict(os.environ, PYTHONPATH=str(release)), timeout=600, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.splitlines()[-1])
+    assert result["passed"] == []
+    # The functions that would have passed before the checks refused library answers were among those tried.
+    assert "unet_lib.arithmetic.transpose_axis" in result["tried"]["conv_transpose_output_size"]
+    assert "unet_lib.convolution.conv_transpose2d" in result["tried"]["conv_transpose2d_naive"]

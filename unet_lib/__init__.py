@@ -40,6 +40,7 @@ _EXPORTS = {
     "check_conv_block": "unet_lib.checks",
     "check_one_hot": "unet_lib.checks",
     "check_unet_model": "unet_lib.checks",
+    "report_unwritten_exercises": "unet_lib.checks",
     "check_upsampling_block": "unet_lib.checks",
     "check_versions": "unet_lib.environment",
     "conv_block": "unet_lib.model",

@@ -159,6 +159,7 @@ def run_unet_benchmark(
     warmup_steps: int = 3,
     jit_compile: bool | None = None,
     n_classes: int = 3,
+    build_model=None,
 ) -> dict:
     """Time training steps and forward passes of the course U-Net on one fixed random batch.
 
@@ -173,6 +174,8 @@ def run_unet_benchmark(
         jit_compile: compile the training step with XLA (``torch.compile`` under PyTorch);
             ``None`` for on with a GPU under TensorFlow or JAX, off otherwise.
         n_classes: classes of the random labels, the model's output channels.
+        build_model: builds the network, with the signature of :func:`unet_lib.model.unet_model` (a
+            learner's own, in lesson 04); ``None`` for the library's reference.
 
     Returns:
         A JSON-serialisable dictionary: the settings, ``backend``, ``device``, ``parameters``,
@@ -206,7 +209,7 @@ def run_unet_benchmark(
         jit_compile=jit_compile,
     )
     set_seed(0)
-    model = build_training_model(config, steps=warmup_steps + steps, n_classes=n_classes)
+    model = build_training_model(config, warmup_steps + steps, n_classes, build_model)
     rng = np.random.default_rng(0)
     images = keras.ops.convert_to_tensor(rng.random((batch_size, height, width, 3), dtype=np.float32))
     labels = keras.ops.convert_to_tensor(rng.integers(0, n_classes, (batch_size, height, width), dtype=np.int32))

@@ -17,6 +17,7 @@ _EXPORTS = {
     "check_upsampling_block": "unet_lib.checks.model",
     "describe_difference": "unet_lib.checks.core",
     "layer_summary": "unet_lib.checks.model",
+    "report_unwritten_exercises": "unet_lib.checks.core",
     "verify": "unet_lib.checks.core",
 }
 

@@ -36,6 +36,41 @@ class ExerciseNotWritten(CheckFailed):
     """Code that needs a learner's exercise met its unwritten stub (``raise NotImplementedError()``)."""
 
 
+def report_unwritten_exercises() -> None:
+    """In a notebook, show errors that come from exercises not written yet as one line each, not a traceback.
+
+    A lesson's setup cell calls this. From then on, in this IPython kernel:
+
+    - a ``NotImplementedError`` (an exercise's ``raise NotImplementedError()``, met in any cell that
+      uses it) reads "<function>: not written yet", naming the function whose stub raised it;
+    - a ``NameError`` reads "<name> is not defined yet", with the likely reason: the cell above that
+      defines it stopped at an exercise not written yet, or has not run.
+
+    Every other error keeps its traceback. Outside IPython (a script, ``pytest``) this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def one_line(shell, kind, error, traceback, tb_offset=None):
+        if isinstance(error, NotImplementedError):
+            frame = traceback
+            while frame.tb_next is not None:
+                frame = frame.tb_next
+            message = not_written_message(frame.tb_frame.f_code.co_name).replace("\n", " ")
+        else:
+            name = getattr(error, "name", None) or str(error)
+            message = (f"{name} is not defined yet: the cell above that defines it has not run, or stopped "
+                       "(at an exercise not written yet?).")
+        return [f"\033[31m✗ {message}\033[0m"]
+
+    shell.set_custom_exc((NotImplementedError, NameError), one_line)
+
+
 def not_written_message(exercise: str) -> str:
     """What a learner reads when ``exercise`` still raises ``NotImplementedError``."""
     return (f"{exercise}: not written yet (the cell still raises NotImplementedError).\n"

@@ -18,6 +18,8 @@ be added without its metadata.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,9 +79,27 @@ def _lessons(lessons_dir: Path) -> list[Path]:
     return [path for path in sorted(lessons_dir.glob("*.ipynb")) if LESSON_NAME.match(path.name)]
 
 
+def _cells_without_id(path: Path) -> list[int]:
+    """Indices of the cells with no ``id`` in the file itself (nbformat may invent one when it reads)."""
+    return [index for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"])
+            if not cell.get("id")]
+
+
+def _new_cell_id(source: str, taken: set[str]) -> str:
+    """A cell id made from the cell's text, so that writing twice gives the same id; unique among ``taken``."""
+    digest = hashlib.sha1(source.encode("utf-8")).hexdigest()
+    for length in range(8, len(digest) + 1):
+        candidate = f"cell-{digest[:length]}"
+        if candidate not in taken:
+            return candidate
+    raise ValueError(f"no free cell id for a cell: {sorted(taken)[:5]}...")
+
+
 def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: Mapping[str, int] = POINTS
                       ) -> list[str]:
     """One message per lesson cell whose nbgrader metadata differs from what :func:`write_metadata` writes.
+
+    A cell without an id counts too: nbgrader and JupyterLab match cells by id (nbformat 4.5).
 
     Returns:
         E.g. ``"00_setup.ipynb cell 13: nbgrader metadata is missing, want {...}"``; empty when all agree.
@@ -91,6 +111,7 @@ def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: 
     for path in _lessons(Path(lessons_dir)):
         cells = nbformat.read(path, as_version=4).cells
         wanted = expected_metadata(cells, known, path.name, points)
+        problems += [f"{path.name} cell {index}: has no cell id" for index in _cells_without_id(path)]
         for index, cell in enumerate(cells):
             have, want = cell.metadata.get("nbgrader"), wanted.get(index)
             if have == want:
@@ -108,8 +129,8 @@ def write_metadata(lessons_dir: str | Path, package_dir: str | Path, points: Map
                    ) -> list[str]:
     """Write every lesson's nbgrader metadata (and remove it from cells that are no exercise's).
 
-    Outputs, execution counts and cell ids are left as they are; a lesson is rewritten only if its
-    metadata changes.
+    Outputs, execution counts and cell ids are left as they are, except that a cell without an id gets
+    one made from its text; a lesson is rewritten only if something changes.
 
     Returns:
         The names of the lessons rewritten.
@@ -122,11 +143,16 @@ def write_metadata(lessons_dir: str | Path, package_dir: str | Path, points: Map
         notebook = nbformat.read(path, as_version=4)
         wanted = expected_metadata(notebook.cells, known, path.name, points)
         before = nbformat.writes(notebook)
+        missing_ids = _cells_without_id(path)
+        taken = {cell.get("id") for index, cell in enumerate(notebook.cells) if index not in missing_ids}
         for index, cell in enumerate(notebook.cells):
             if index in wanted:
                 cell.metadata["nbgrader"] = wanted[index]
             else:
                 cell.metadata.pop("nbgrader", None)
+            if index in missing_ids:
+                cell.id = _new_cell_id(cell.source, taken)
+                taken.add(cell.id)
         after = nbformat.writes(notebook)
         if after != before:
             path.write_text(after + "\n", encoding="utf-8")

@@ -28,9 +28,11 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from unet_lib.classroom.exercises import (
@@ -311,6 +313,79 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
     return manifest
 
 
+NBGRADER_CONFIG = """\
+# nbgrader course written by `python -m unet_lib release --nbgrader`: one assignment per lesson in source/.
+c = get_config()
+c.CourseDirectory.course_id = "unet-course"
+c.Execute.timeout = 900  # seconds per cell: lessons 02-04 train a model in a few minutes on 2 cores
+"""
+"""The ``nbgrader_config.py`` of a course folder the release writes."""
+
+MEDIA_LINK = re.compile(r"\]\(\.\./media/([^)\s]+)\)")
+"""A markdown image link to the repository's ``media/`` folder, ``](../media/NAME)``; group 1 is ``NAME``."""
+
+
+def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = None,
+                          package_dir: str | Path | None = None) -> dict:
+    """Write an nbgrader course folder: ``nbgrader_config.py`` and one assignment per lesson in ``source/``.
+
+    ``source/<lesson>/`` holds the solved lesson (nbgrader's ``generate_assignment`` removes the
+    solutions and hidden tests), the figures it shows in ``media/`` with its links pointing there, and
+    the student release's package, whose graded functions raise ``NotImplementedError``. The lesson
+    imports that package (the kernel starts in the assignment's folder, first on ``sys.path``), so an
+    answer cannot borrow the reference, and ``autograde`` puts the instructor's copy of every file
+    back over what a student handed in. ``generate_assignment`` and ``generate_feedback`` copy the
+    folder's files along, so the figures show in the students' copies and in the HTML feedback.
+
+    Args:
+        out_dir: where to write; must be empty, missing, or an earlier course written by this function.
+        lessons_dir, package_dir: as for :func:`build_release`.
+
+    Returns:
+        The manifest written to ``out_dir/release.json``: each assignment's notebook and figures.
+
+    Raises:
+        ValueError: as :func:`build_release`, or if a lesson links a figure that ``media/`` lacks.
+    """
+    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+
+    package_dir = Path(package_dir or default_package_dir()).resolve()
+    lessons_dir = Path(lessons_dir or package_dir.parent / "lessons").resolve()
+    out_dir = Path(out_dir).resolve()
+    media_dir = package_dir.parent / "media"
+    with tempfile.TemporaryDirectory() as scratch:
+        student = Path(scratch) / "student"
+        lessons = build_release(student, lessons_dir, package_dir)["lessons"]
+        _prepare_out_dir(out_dir)
+        try:
+            assignments = {}
+            for name in lessons:
+                folder = out_dir / "source" / Path(name).stem
+                shutil.copytree(student / package_dir.name, folder / package_dir.name)
+                notebook = nbformat.read(lessons_dir / name, as_version=4)
+                figures = []
+                for cell in notebook.cells:
+                    if cell.cell_type == "markdown":
+                        figures += MEDIA_LINK.findall(cell.source)
+                        cell.source = MEDIA_LINK.sub(r"](media/\1)", cell.source)
+                    else:
+                        cell.outputs, cell.execution_count = [], None
+                for figure in figures:
+                    if not (media_dir / figure).is_file():
+                        raise ValueError(f"{name} links ../media/{figure}, which {media_dir} does not hold")
+                    (folder / "media").mkdir(exist_ok=True)
+                    shutil.copy2(media_dir / figure, folder / "media" / figure)
+                nbformat.write(notebook, folder / name)
+                assignments[Path(name).stem] = {"notebook": name, "figures": figures}
+            (out_dir / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            raise
+    manifest = {"package": package_dir.name, "nbgrader_assignments": assignments}
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
 def solution_lines(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
     """Every line that gives an answer away: in the lessons' solution and hidden-test regions and the graded bodies.
 
@@ -337,15 +412,25 @@ def add_command(subparsers) -> None:
     parser.add_argument("out_dir", help="folder to write (empty, missing, or an earlier release)")
     parser.add_argument("--lessons", default=None, help="solved lessons folder (default: lessons/ of the repository)")
     parser.add_argument("--package", default=None, help="package folder (default: the installed unet_lib)")
+    parser.add_argument("--nbgrader", action="store_true", help="write an nbgrader course folder instead: "
+                        "nbgrader_config.py and source/<lesson>/ with the solved lesson, its figures and the "
+                        "library without solutions, for generate_assignment, autograde and generate_feedback")
     parser.set_defaults(handler=_run_release)
 
 
 def _run_release(arguments: argparse.Namespace) -> int:
+    build = build_nbgrader_course if arguments.nbgrader else build_release
     try:
-        manifest = build_release(arguments.out_dir, arguments.lessons, arguments.package)
+        manifest = build(arguments.out_dir, arguments.lessons, arguments.package)
     except ValueError as error:
         print(f"release: {error}", file=sys.stderr)
         return 2
+    if arguments.nbgrader:
+        names = ", ".join(manifest["nbgrader_assignments"])
+        print(f"Wrote an nbgrader course to {arguments.out_dir}: assignments {names} in source/. There, run "
+              "`nbgrader generate_assignment NAME`, collect the submissions, then `nbgrader autograde NAME` and "
+              "`nbgrader generate_feedback NAME`.")
+        return 0
     package_dir = Path(arguments.package or default_package_dir())
     for problem in release_problems(arguments.lessons or package_dir.parent / "lessons", package_dir):
         print(f"warning: raises NotImplementedError in the release: {problem}", file=sys.stderr)
