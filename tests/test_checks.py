@@ -103,3 +103,36 @@ def test_an_answer_may_check_its_arguments_with_the_library():
         return (np.asarray(mask)[..., None] == np.arange(n_classes)).astype(np.float32)
 
     check_one_hot(one_hot)
+
+
+def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_one_line(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from unet_lib import report_unwritten_exercises
+
+    shell = InteractiveShell.instance()
+    try:
+        report_unwritten_exercises()
+        shell.run_cell("def unet_model(input_size):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n")
+        capsys.readouterr()
+        shell.run_cell("model = unet_model((64, 64, 3))")
+        unwritten = capsys.readouterr().out
+        shell.run_cell("model.summary()")
+        undefined = capsys.readouterr().out
+        shell.run_cell("1 / 0")
+        other = capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+    assert unwritten.strip().splitlines() == [
+        "\x1b[31m✗ unet_model: not written yet (the cell still raises NotImplementedError).\x1b[0m",
+        "  Replace `raise NotImplementedError()` with your code, run that cell, then this one."]
+    assert undefined.strip().splitlines() == [
+        "\x1b[31m✗ model is not defined yet: the cell above that defines it has not run, or stopped (at an "
+        "exercise not written yet?).\x1b[0m"]
+    assert "ZeroDivisionError" in other and "Traceback" in other  # other errors keep their traceback
+
+
+def test_outside_ipython_reporting_unwritten_exercises_does_nothing():
+    from unet_lib import report_unwritten_exercises
+
+    assert report_unwritten_exercises() is None

@@ -305,3 +305,21 @@ def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(t
         if assignment == "01_transpose_convolution":
             for figure in figures:  # the feedback's images resolve next to it
                 assert f'src="media/{figure}"' in html and (feedback.parent / "media" / figure).is_file()
+
+
+def test_cells_without_an_id_are_reported_and_get_one_made_from_their_text(tmp_path):
+    lessons, package = make_course(tmp_path / "src")
+    write_metadata(lessons, package, MINI_POINTS)
+    lesson = lessons / "00_mini.ipynb"
+    raw = json.loads(lesson.read_text())
+    ids = [cell["id"] for cell in raw["cells"]]
+    for cell in raw["cells"][1:3]:
+        del cell["id"]
+    lesson.write_text(json.dumps(raw, indent=1))
+    assert metadata_problems(lessons, package, MINI_POINTS) == [
+        "00_mini.ipynb cell 1: has no cell id", "00_mini.ipynb cell 2: has no cell id"]
+    assert write_metadata(lessons, package, MINI_POINTS) == ["00_mini.ipynb"]
+    written = [cell["id"] for cell in json.loads(lesson.read_text())["cells"]]
+    assert written[0] == ids[0] and written[3:] == ids[3:]
+    assert all(re.fullmatch(r"cell-[0-9a-f]{8,}", cell_id) for cell_id in written[1:3])
+    assert len(set(written)) == len(written) and metadata_problems(lessons, package, MINI_POINTS) == []

@@ -36,6 +36,10 @@ class ExerciseNotWritten(CheckFailed):
     """Code that needs a learner's exercise met its unwritten stub (``raise NotImplementedError()``)."""
 
 
+class NameNotDefinedYet(CheckFailed):
+    """A notebook cell used a name that no cell above has defined yet (see :func:`report_unwritten_exercises`)."""
+
+
 def report_unwritten_exercises() -> None:
     """In a notebook, show errors that come from exercises not written yet as one line each, not a traceback.
 
@@ -61,12 +65,13 @@ def report_unwritten_exercises() -> None:
             frame = traceback
             while frame.tb_next is not None:
                 frame = frame.tb_next
-            message = not_written_message(frame.tb_frame.f_code.co_name).replace("\n", " ")
+            shown = ExerciseNotWritten(not_written_message(frame.tb_frame.f_code.co_name))
         else:
-            name = getattr(error, "name", None) or str(error)
-            message = (f"{name} is not defined yet: the cell above that defines it has not run, or stopped "
-                       "(at an exercise not written yet?).")
-        return [f"\033[31m✗ {message}\033[0m"]
+            name = getattr(error, "name", None) or error
+            shown = NameNotDefinedYet(f"{name} is not defined yet: the cell above that defines it has not run, or "
+                                      "stopped (at an exercise not written yet?).")
+        # Shown as an error (nbgrader and nbval see the cell fail), in the shown error's one-line rendering.
+        shell.showtraceback((type(shown), shown, traceback), tb_offset)
 
     shell.set_custom_exc((NotImplementedError, NameError), one_line)
 
