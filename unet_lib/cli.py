@@ -13,7 +13,7 @@ import json
 import sys
 
 COMMAND_MODULES = ("unet_lib.cli", "unet_lib.figures", "unet_lib.bench", "unet_lib.classroom.release",
-                   "unet_lib.classroom.nbgrader_cells", "unet_lib.classroom.grader", "unet_lib.train_command")
+                   "unet_lib.classroom.nbgrader_cells", "unet_lib.classroom.grade", "unet_lib.train_command")
 """Modules that contribute verbs, in the order ``--help`` lists them."""
 
 

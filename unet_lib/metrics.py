@@ -249,6 +249,46 @@ def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
     return _mean_of_present(_iou_from_confusion(confusion_matrix(y_true[band], y_pred[band], n_classes)))
 
 
+def two_band_boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
+    """Cheng et al.'s Boundary IoU: each class's band near its true edges against the band near its predicted ones.
+
+    :func:`boundary_iou` looks only near the *true* edges, so a wrong blob far from them is never
+    counted. Here, for each class ``c``, ``G`` is the set of pixels of class ``c`` in ``y_true`` within
+    ``band_width`` pixels of that class's edge (the inner band of its mask, from :func:`boundary_band`
+    of the mask ``y_true == c``), ``P`` the same for ``y_pred``, and the class scores
+    ``|G & P| / |G | P|``, summed over the batch. A false blob has edges of its own, so it enters
+    ``P`` and lowers the score. As in :func:`boundary_band`, the image border is not an edge.
+
+    Args:
+        y_true: integer labels ``(H, W)`` or ``(N, H, W)`` in ``[0, n_classes)``.
+        y_pred: integer labels of the same shape.
+        n_classes: number of classes.
+        band_width: half-width of the band in pixels, at least 1.
+
+    Returns:
+        The mean over the classes whose band is not empty in truth or prediction, a float in
+        ``[0, 1]``; NaN if no class has an edge in either.
+
+    Raises:
+        ValueError: as :func:`confusion_matrix` and :func:`boundary_band`.
+
+    Example:
+        >>> truth = np.array([[0, 0, 0, 1, 1, 1]])
+        >>> two_band_boundary_iou(truth, np.array([[0, 0, 1, 1, 1, 1]]), 2, band_width=2)
+        0.3333333333333333
+    """
+    n_classes = _validate_n_classes(n_classes)
+    y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
+    scores = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        true_band, predicted_band = ((labels == c) & boundary_band((labels == c).astype(np.int8), band_width)
+                                     for labels in (y_true, y_pred))
+        union = (true_band | predicted_band).sum()
+        if union:
+            scores[c] = (true_band & predicted_band).sum() / union
+    return _mean_of_present(scores)
+
+
 def mean_iou_metric(n_classes: int, name: str = "mean_iou"):
     """A Keras metric for mean IoU during ``fit``, for models that output per-class scores.
 

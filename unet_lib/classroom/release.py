@@ -242,7 +242,7 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
 
     Returns:
         The manifest written to ``out_dir/release.json``: the package name, each exercise's
-        checks module, grading mode and number of cases, and each lesson's exercises.
+        checks module and number of recorded cases, and each lesson's exercises.
 
     Raises:
         ValueError: if a folder is missing, ``out_dir`` holds something else, or a lesson or

@@ -1,0 +1,281 @@
+"""Grade a class with nbgrader's autograde, each submission in a sandbox: ``python -m unet_lib grade COURSE DIR``.
+
+``COURSE`` is an nbgrader course folder written by ``python -m unet_lib release COURSE --nbgrader``;
+``DIR`` holds one folder per student with the lesson notebooks they hand back
+(``DIR/alice/01_transpose_convolution.ipynb``). The grading itself is nbgrader's: its ``autograde``
+runs every cell of each notebook, with the locked self-check cells (hidden tests included) restored
+from its gradebook, and scores the grade cells; ``generate_feedback`` writes the HTML feedback. What
+this module adds is what nbgrader lacks, and only that:
+
+- **confinement**: nbgrader starts each kernel through :mod:`unet_lib.classroom.sandbox_kernel`, in
+  `bubblewrap <https://github.com/containers/bubblewrap>`_: a read-only system, the student copy of
+  the library, its own notebook folder, no network, no other process, nothing of the course folder
+  or of other students;
+- **limits**: each submission's autograde runs in a cgroup of its own (Debian's cgroup-tools:
+  ``cgcreate``, ``cgset``, ``cgexec``) capping its total memory and its number of processes, and
+  under a wall-clock limit; what is left of it afterwards is killed;
+- **one row per submission, whatever it does**: every (student, lesson) is graded by its own
+  ``nbgrader autograde --student`` call; a crash, a timeout or a broken notebook costs that row
+  only, and ``grades.csv`` is always written.
+
+Only the lesson notebooks of a submission are taken, as regular files (a symbolic link or any other
+file is ignored), so nothing outside the submission is read on its behalf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from unet_lib.classroom.sandbox_kernel import KERNEL_NAME, write_kernelspec
+
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one submission's grading may use.
+
+    Attributes:
+        seconds: wall-clock limit of the whole autograde of one notebook.
+        cell_seconds: nbgrader's limit per cell (``Execute.timeout``).
+        memory_mb: total memory of the submission's processes (its cgroup), nbgrader's included.
+        max_processes: processes and threads at once in that cgroup.
+    """
+
+    seconds: float = 1800
+    cell_seconds: int = 900
+    memory_mb: int = 8192
+    max_processes: int = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class Grade:
+    """One row of ``grades.csv``."""
+
+    student: str
+    lesson: str
+    points: float
+    max_points: float
+    status: str
+
+
+def _nbgrader_command(course: Path, *arguments: str) -> list[str]:
+    return [sys.executable, "-m", "nbgrader", *arguments, f"--CourseDirectory.root={course}"]
+
+
+def _environment(jupyter_dir: Path) -> dict[str, str]:
+    # nbgrader runs `alembic` (its database migrations) from PATH: this environment's, even if not activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, PATH=path, JUPYTER_PATH=str(jupyter_dir), TF_CPP_MIN_LOG_LEVEL="3",
+                PYTHONWARNINGS="ignore")
+
+
+def _cgroup_version() -> int | None:
+    if Path("/sys/fs/cgroup/cgroup.controllers").is_file():
+        return 2
+    if Path("/sys/fs/cgroup/memory").is_dir() and Path("/sys/fs/cgroup/pids").is_dir():
+        return 1
+    return None
+
+
+class _Cgroup:
+    """A memory and pids cgroup for one submission, made and removed with cgroup-tools."""
+
+    def __init__(self, limits: Limits):
+        self.name = f"unet-grade-{uuid.uuid4().hex[:12]}"
+        version = _cgroup_version()
+        if version is None or shutil.which("cgcreate") is None:
+            raise ValueError("grading needs cgroups and Debian's cgroup-tools (cgcreate, cgset, cgexec) to cap each "
+                             "submission's memory and processes: install cgroup-tools and run as root")
+        memory = "memory.max" if version == 2 else "memory.limit_in_bytes"
+        subprocess.run(["cgcreate", "-g", f"memory,pids:{self.name}"], check=True, capture_output=True)
+        subprocess.run(["cgset", "-r", f"{memory}={limits.memory_mb * 2**20}", "-r",
+                        f"pids.max={limits.max_processes}", self.name], check=True, capture_output=True)
+        self.procs = [Path("/sys/fs/cgroup") / part / self.name / "cgroup.procs"
+                      for part in (("",) if version == 2 else ("memory", "pids"))]
+
+    def prefix(self) -> list[str]:
+        return ["cgexec", "-g", f"memory,pids:{self.name}"]
+
+    def kill_all(self) -> None:
+        """Kill whatever still runs in the cgroup, then remove it."""
+        for procs in self.procs:
+            for _ in range(50):
+                pids = procs.read_text().split() if procs.is_file() else []
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+        subprocess.run(["cgdelete", "-g", f"memory,pids:{self.name}"], check=False, capture_output=True)
+
+
+def _regular_notebook(path: Path) -> bool:
+    return path.suffix == ".ipynb" and path.is_file() and not path.is_symlink() and \
+        path.stat().st_size <= MAX_NOTEBOOK_BYTES
+
+
+def _submissions(submissions_dir: Path, notebooks: dict[str, str]) -> list[tuple[str, str, Path | None]]:
+    """``(student, assignment, notebook or None)`` for every student folder and every assignment."""
+    jobs = []
+    for folder in sorted(submissions_dir.iterdir()):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        if not STUDENT_NAME.match(folder.name):
+            raise ValueError(f"submissions_dir must hold one folder per student named with letters, digits, '.', "
+                             f"'_' or '-', got {folder.name!r}")
+        for assignment, notebook in notebooks.items():
+            path = folder / notebook
+            jobs.append((folder.name, assignment, path if _regular_notebook(path) else None))
+    return jobs
+
+
+def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, limits: Limits,
+                   environment: dict, scratch: Path) -> str:
+    """Autograde one notebook in its own cgroup and sandboxed kernel; return its status line."""
+    submitted = course / "submitted" / student / assignment
+    shutil.rmtree(submitted, ignore_errors=True)
+    submitted.mkdir(parents=True)
+    shutil.copyfile(notebook, submitted / notebook.name)
+    shutil.rmtree(course / "autograded" / student / assignment, ignore_errors=True)
+    sockets = Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch))
+    command = _nbgrader_command(course, "autograde", assignment, "--student", student, "--force",
+                                f"--Execute.kernel_name={KERNEL_NAME}", f"--Execute.timeout={limits.cell_seconds}",
+                                "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets / 'kernel'}")
+    cgroup = _Cgroup(limits)
+    try:
+        process = subprocess.Popen(cgroup.prefix() + command, cwd=course, env=environment, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            log, _ = process.communicate(timeout=limits.seconds)
+        except subprocess.TimeoutExpired:
+            cgroup.kill_all()
+            process.wait()
+            return f"stopped after {limits.seconds:.0f} s (the time limit of one notebook)"
+        if process.returncode != 0:
+            reason = [line for line in log.splitlines() if "ERROR" in line or "Error" in line][-1:] or ["no message"]
+            return f"autograde failed ({'killed: out of memory or processes?' if process.returncode < 0 else ''}" \
+                   f"{reason[0][:300]})"
+        return "graded"
+    finally:
+        cgroup.kill_all()
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+SCORES = """
+import json, sys
+from nbgrader.api import Gradebook, MissingEntry
+
+with Gradebook(sys.argv[1]) as gradebook:
+    rows = {}
+    for assignment in gradebook.assignments:
+        for submission in gradebook.assignment_submissions(assignment.name):
+            rows[f"{submission.student_id}/{assignment.name}"] = [submission.score, submission.max_score]
+    print(json.dumps({"max": {a.name: a.max_score for a in gradebook.assignments}, "rows": rows}))
+"""
+"""Read with nbgrader's Gradebook API in a process of its own, so that importing nbgrader stays out of this one."""
+
+
+def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Path = "grades.csv",
+          limits: Limits = Limits()) -> list[Grade]:
+    """Grade every student's lessons with nbgrader's autograde, confined; write ``grades.csv`` and the feedback.
+
+    Args:
+        course_dir: an nbgrader course from ``python -m unet_lib release COURSE --nbgrader``.
+        submissions_dir: ``<student>/<lesson>.ipynb`` for each student.
+        out_csv: the CSV to write: student, lesson, points, max_points, status.
+        limits: what each notebook's grading may use.
+
+    Returns:
+        The rows written, one per student and lesson (a lesson not handed in scores 0, "not handed in").
+
+    Raises:
+        ValueError: if a folder is not what it should be, or bwrap, cgroup-tools or nbgrader is missing.
+    """
+    course, submissions_dir, out_csv = Path(course_dir).resolve(), Path(submissions_dir).resolve(), Path(out_csv)
+    if not (course / "nbgrader_config.py").is_file() or not (course / "source").is_dir():
+        raise ValueError(f"course_dir must be an nbgrader course from `release --nbgrader`, got {str(course)!r}")
+    if not submissions_dir.is_dir():
+        raise ValueError(f"submissions_dir must be a folder of student folders, got {str(submissions_dir)!r}")
+    for tool in ("bwrap", "cgexec"):
+        if shutil.which(tool) is None:
+            raise ValueError(f"grading needs {tool} (Debian packages bubblewrap and cgroup-tools)")
+    notebooks = {}
+    for folder in sorted((course / "source").iterdir()):
+        found = sorted(folder.glob("*.ipynb"))
+        if len(found) == 1:
+            notebooks[folder.name] = found[0].name
+    jobs = _submissions(submissions_dir, notebooks)
+    with tempfile.TemporaryDirectory(prefix="unet-grade-") as scratch_name:
+        scratch = Path(scratch_name)
+        environment = _environment(scratch / "jupyter")
+        write_kernelspec(scratch / "jupyter")
+        handed_in = sorted({assignment for _, assignment, notebook in jobs if notebook is not None})
+        for assignment in handed_in:
+            subprocess.run(_nbgrader_command(course, "generate_assignment", assignment, "--force"), cwd=course,
+                           env=environment, capture_output=True, text=True, check=True)
+        statuses = {}
+        for student, assignment, notebook in jobs:
+            statuses[student, assignment] = "not handed in" if notebook is None else _autograde_one(
+                course, student, assignment, notebook, limits, environment, scratch)
+        for assignment in handed_in:
+            subprocess.run(_nbgrader_command(course, "generate_feedback", assignment, "--force"), cwd=course,
+                           env=environment, capture_output=True, text=True, check=False)
+        read = subprocess.run([sys.executable, "-c", SCORES, f"sqlite:///{course / 'gradebook.db'}"], cwd=course,
+                              env=environment, capture_output=True, text=True, check=True)
+    scores = json.loads(read.stdout.splitlines()[-1])
+    grades = []
+    for (student, assignment), status in statuses.items():
+        score, max_score = scores["rows"].get(f"{student}/{assignment}", [0.0, scores["max"].get(assignment, 0.0)])
+        grades.append(Grade(student, assignment, score if status == "graded" else 0.0, max_score, status))
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with out_csv.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow([field.name for field in dataclasses.fields(Grade)])
+        writer.writerows(dataclasses.astuple(row) for row in grades)
+    return grades
+
+
+def add_command(subparsers) -> None:
+    """The ``grade`` verb: autograde a folder of submissions with nbgrader, each confined."""
+    parser = subparsers.add_parser("grade", help="grade students' notebooks with nbgrader's autograde, each in a "
+                                   "sandbox; write grades.csv and nbgrader's HTML feedback")
+    parser.add_argument("course_dir", help="nbgrader course from `python -m unet_lib release COURSE --nbgrader`")
+    parser.add_argument("submissions_dir", help="one folder per student holding the lesson notebooks")
+    parser.add_argument("--out", default="grades.csv", help="CSV to write (default: grades.csv)")
+    parser.add_argument("--timeout", type=float, default=Limits.seconds, help="seconds per notebook")
+    parser.add_argument("--cell-timeout", type=int, default=Limits.cell_seconds, help="seconds per cell")
+    parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="total memory per notebook")
+    parser.add_argument("--max-processes", type=int, default=Limits.max_processes,
+                        help="processes and threads per notebook")
+    parser.set_defaults(handler=_run_grade)
+
+
+def _run_grade(arguments: argparse.Namespace) -> int:
+    limits = Limits(seconds=arguments.timeout, cell_seconds=arguments.cell_timeout, memory_mb=arguments.memory_mb,
+                    max_processes=arguments.max_processes)
+    try:
+        grades = grade(arguments.course_dir, arguments.submissions_dir, arguments.out, limits)
+    except ValueError as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return 2
+    students = {row.student for row in grades}
+    print(f"Graded {len(students)} students: {sum(r.points for r in grades):g} of "
+          f"{sum(r.max_points for r in grades):g} points in all; wrote {arguments.out}; feedback in "
+          f"{Path(arguments.course_dir) / 'feedback'}.")
+    return 0
