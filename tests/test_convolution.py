@@ -158,7 +158,7 @@ def test_other_bad_input(call, message):
 def test_self_checks_pass_the_reference_and_explain_a_wrong_answer():
     from unet_lib import CheckFailed, check_conv_transpose2d_naive, check_conv_transpose_output_size
 
-    check_conv_transpose2d_naive(conv_transpose2d)  # the vectorised version is a correct answer too
+    check_conv_transpose2d_naive(conv_transpose2d_naive)
 
     def without_output_padding(i, k, stride=1, padding=0, output_padding=None):
         return (i - 1) * stride - 2 * padding + k if isinstance(padding, int) else i * stride
@@ -167,7 +167,13 @@ def test_self_checks_pass_the_reference_and_explain_a_wrong_answer():
         check_conv_transpose_output_size(without_output_padding)
 
     def no_crop(x, kernel, stride=1, padding=0, output_padding=None):
-        return conv_transpose2d(x, kernel, stride)
+        # A learner's loop that forgets to crop the padding (single-channel images only).
+        x, kernel = np.asarray(x, dtype=float), np.asarray(kernel, dtype=float)
+        full = np.zeros(((x.shape[0] - 1) * stride + kernel.shape[0], (x.shape[1] - 1) * stride + kernel.shape[1]))
+        for row, column in np.ndindex(x.shape):
+            full[row * stride:row * stride + kernel.shape[0], column * stride:column * stride + kernel.shape[1]] += \
+                x[row, column] * kernel
+        return full
 
     with pytest.raises(CheckFailed, match=r"expected shape \(4, 4\), got shape \(5, 5\)"):
         check_conv_transpose2d_naive(no_crop)

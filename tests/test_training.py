@@ -237,3 +237,17 @@ def test_class_weights_to_a_power_keep_the_mean_pixel_weight_at_one():
         balanced_class_weights(masks, 2, power=-1)
     with pytest.raises(ValueError, match="class_weighting must be a number >= 0"):
         TrainingConfig(class_weighting=-0.5)
+
+
+def test_under_nbgrader_training_runs_on_a_token_budget(monkeypatch):
+    from unet_lib.environment import grading_run
+    from unet_lib.training import CPU_CONFIG, GRADING_BUDGET, default_config, within_grading_budget
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert not grading_run() and default_config([]) == CPU_CONFIG
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    budgeted = default_config([])
+    assert grading_run() and (budgeted.n_train, budgeted.n_held_out, budgeted.epochs) == (32, 16, 1)
+    assert dataclasses.replace(budgeted, **{name: getattr(CPU_CONFIG, name) for name in GRADING_BUDGET}) == CPU_CONFIG
+    small = dataclasses.replace(CPU_CONFIG, n_train=10)
+    assert within_grading_budget(small).n_train == 10  # never more than the configuration asks

@@ -64,6 +64,7 @@ _EXPORTS = {
     "describe_distribution": "unet_lib.distribute",
     "distribution_scope": "unet_lib.distribute",
     "GPU_ADVICE": "unet_lib.environment",
+    "grading_run": "unet_lib.environment",
     "grade": "unet_lib.classroom.grade",
     "layer_summary": "unet_lib.checks",
     "list_gpus": "unet_lib.environment",

@@ -230,7 +230,9 @@ def run_unet_benchmark(
         "backend": backend,
         "device": describe_device(),
         "precision": precision,
-        "compute_dtype": model.get_layer("encoder1_conv1").dtype_policy.compute_dtype,  # what the policy gave
+        # What the policy gave the first convolution (a learner's model names its layers as Keras does).
+        "compute_dtype": next(layer for layer in model.layers
+                              if isinstance(layer, keras.layers.Conv2D)).dtype_policy.compute_dtype,
         "jit_compile": jit_compile,
         "image_size": [height, width],
         "n_filters": n_filters,

@@ -251,6 +251,59 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
     return grades
 
 
+def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, limits: Limits = Limits()) -> dict:
+    """Grade one whole-course submission (every lesson, solved) as ``grade`` does, and time it.
+
+    Args:
+        out_dir: a folder to work in (the course, the submission and ``grades.csv`` go there).
+        lessons_dir: the solved lessons; default the repository's.
+        limits: as for :func:`grade`.
+
+    Returns:
+        A JSON-serialisable dictionary: ``seconds`` (the wall time of :func:`grade`), ``points`` and
+        ``max_points`` summed over the lessons, ``lessons``, ``cpu`` (the CPU model) and ``cores``.
+    """
+    import time
+
+    from unet_lib.bench import cpu_model
+    from unet_lib.classroom.release import build_nbgrader_course, default_package_dir
+
+    out_dir = Path(out_dir).resolve()
+    lessons_dir = Path(lessons_dir or default_package_dir().parent / "lessons")
+    manifest = build_nbgrader_course(out_dir / "course", lessons_dir)
+    student = out_dir / "submissions" / "solved"
+    student.mkdir(parents=True, exist_ok=True)
+    for entry in manifest["nbgrader_assignments"].values():
+        shutil.copyfile(lessons_dir / entry["notebook"], student / entry["notebook"])
+    started = time.perf_counter()
+    grades = grade(out_dir / "course", out_dir / "submissions", out_dir / "grades.csv", limits)
+    return {"benchmark": "grade", "seconds": round(time.perf_counter() - started, 1),
+            "points": sum(row.points for row in grades), "max_points": sum(row.max_points for row in grades),
+            "lessons": len(grades), "statuses": sorted({row.status for row in grades}), "cpu": cpu_model(),
+            "cores": len(os.sched_getaffinity(0))}
+
+
+def add_benchmark(subparsers) -> None:
+    """``bench grade``: the wall time of grading one whole-course submission, printed as one JSON line."""
+    parser = subparsers.add_parser("grade", help="grade one solved whole-course submission as `grade` does and "
+                                   "print its wall time (the target: 60 s on 2 cores) as JSON")
+    parser.add_argument("--out", default=None, help="folder to work in (default: a temporary one)")
+
+    def run(arguments: argparse.Namespace) -> int:
+        try:
+            if arguments.out:
+                print(json.dumps(bench_grading(arguments.out)))
+            else:
+                with tempfile.TemporaryDirectory(prefix="unet-bench-grade-") as folder:
+                    print(json.dumps(bench_grading(folder)))
+        except ValueError as error:
+            print(f"bench grade: {error}", file=sys.stderr)
+            return 2
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
 def add_command(subparsers) -> None:
     """The ``grade`` verb: autograde a folder of submissions with nbgrader, each confined."""
     parser = subparsers.add_parser("grade", help="grade students' notebooks with nbgrader's autograde, each in a "
