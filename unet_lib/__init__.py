@@ -48,6 +48,7 @@ _EXPORTS = {
     "default_config": "unet_lib.training",
     "evaluate_segmentation": "unet_lib.training",
     "pixel_weights": "unet_lib.training",
+    "predict_image": "unet_lib.inference",
     "predict_masks": "unet_lib.training",
     "split_held_out": "unet_lib.training",
     "train_unet": "unet_lib.training",

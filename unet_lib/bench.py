@@ -4,7 +4,7 @@ Benchmarks form a small registry: every module named in ``BENCHMARK_MODULES`` de
 ``add_benchmark(subparsers)``, which adds its own sub-command and sets ``handler`` (a function
 taking the parsed arguments and returning an exit code), just as :mod:`unet_lib.cli` does for verbs.
 This module contributes ``bench transpose``; :mod:`unet_lib.bench_unet` contributes ``bench unet``;
-:mod:`unet_lib.classroom.grade` contributes ``bench grade``.
+:mod:`unet_lib.inference` ``bench predict``; :mod:`unet_lib.classroom.grade` ``bench grade``.
 Results are recorded in ``docs/BENCHMARKS.md``.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-BENCHMARK_MODULES = ("unet_lib.bench", "unet_lib.bench_unet", "unet_lib.classroom.grade")
+BENCHMARK_MODULES = ("unet_lib.bench", "unet_lib.bench_unet", "unet_lib.inference", "unet_lib.classroom.grade")
 """Modules that contribute ``bench`` sub-commands, in the order ``bench --help`` lists them."""
 
 DECODER_SHAPES = "8x32x32x128:64,16x64x64x64:32"

@@ -220,9 +220,10 @@ def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
 
     Away from edges even a blurry prediction is right; near them only a model that kept fine
     spatial detail is. This score restricts :func:`mean_iou` to :func:`boundary_band`, the pixels
-    within ``band_width`` pixels of an edge in ``y_true``. (Cheng et al.'s "Boundary IoU" also
-    uses the predicted edges; this simpler band around the true edges is enough to compare
-    models on the same truth.)
+    within ``band_width`` pixels of an edge in ``y_true``, so a wrong blob far from every true edge
+    is never counted; Cheng et al.'s Boundary IoU also uses the predicted edges
+    (:func:`two_band_boundary_iou`). This band around the true edges is enough to compare models
+    on the same truth.
 
     Args:
         y_true: integer labels ``(H, W)`` or ``(N, H, W)`` in ``[0, n_classes)``.
