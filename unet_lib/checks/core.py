@@ -221,13 +221,18 @@ def no_library_answers(exercise: str, learner_function: Callable[..., Any]):
         yield
         return
     called = []
+    in_library = {}  # file name -> whether it is the library's: the profiler runs on every call, keep it cheap
 
     def note_library_calls(frame, event, arg):
-        if event == "call" and not called and _in_library(frame.f_code.co_filename):
-            name = frame.f_code.co_name
-            if not name.startswith(("_", "<")) and name not in HELPERS_ALLOWED:
-                module = Path(frame.f_code.co_filename).relative_to(PACKAGE_DIR.parent).with_suffix("")
-                called.append(f"{'.'.join(module.parts)}.{name}")
+        if event != "call" or called:
+            return
+        code = frame.f_code
+        path = code.co_filename
+        if path not in in_library:
+            in_library[path] = _in_library(path)
+        if in_library[path] and not code.co_name.startswith(("_", "<")) and code.co_name not in HELPERS_ALLOWED:
+            module = Path(path).resolve().relative_to(PACKAGE_DIR.parent).with_suffix("")
+            called.append(f"{'.'.join(module.parts)}.{code.co_name}")
 
     previous = sys.getprofile()
     sys.setprofile(note_library_calls)
