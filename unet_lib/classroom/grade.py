@@ -172,7 +172,9 @@ def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, 
         if process.returncode != 0:
             if "database is locked" in log:
                 return "autograde failed (database is locked)"
-            reason = [line for line in log.splitlines() if "ERROR" in line or "Error" in line][-1:] or ["no message"]
+            # nbgrader's own last line only says "see the traceback above": name the error it refers to.
+            reason = [line.strip() for line in log.splitlines() if re.search(r"Error|Exception|died|[Tt]imeout", line)
+                      and "Please see" not in line][-1:] or ["no message"]
             return f"autograde failed ({'killed: out of memory or processes?' if process.returncode < 0 else ''}" \
                    f"{reason[0][:300]})"
         return "graded"

@@ -66,14 +66,16 @@ def bwrap_command(connection_file: str | Path, notebook_dir: str | Path, python:
     socket_dir = Path(connection["ip"]).resolve().parent
     notebook_dir = Path(notebook_dir).resolve()
     python_dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(python).resolve().parent.parent}
-    command = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--clearenv"]
+    # Mounts apply in order: the private /tmp first, so that binds below it (a Python or a course folder
+    # under /tmp) stay visible.
+    command = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--clearenv",
+               "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for folder in SYSTEM_DIRS:
         if os.path.lexists(folder):
             command += ["--ro-bind", folder, folder]
     for folder in sorted(python_dirs):
         command += ["--ro-bind", str(folder), str(folder)]
-    command += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                "--bind", str(notebook_dir), str(notebook_dir),
+    command += ["--bind", str(notebook_dir), str(notebook_dir),
                 "--bind", str(socket_dir), str(socket_dir),
                 "--ro-bind", str(connection_file), str(connection_file),
                 "--chdir", str(notebook_dir),
