@@ -183,6 +183,19 @@ def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, 
         shutil.rmtree(sockets, ignore_errors=True)
 
 
+def generate_assignments(course: Path, assignments, environment: dict | None = None) -> None:
+    """Run nbgrader's ``generate_assignment`` for each of ``assignments`` whose release is missing or older
+    than its source: what an instructor does before handing a lesson out, and what grading needs."""
+    environment = environment or _environment(Path(tempfile.gettempdir()))
+    for assignment in assignments:
+        notebook = next((course / "source" / assignment).glob("*.ipynb")).name
+        released, source = course / "release" / assignment / notebook, course / "source" / assignment / notebook
+        if released.is_file() and released.stat().st_mtime >= source.stat().st_mtime:
+            continue  # generated from this source already, into this gradebook
+        subprocess.run(_nbgrader_command(course, "generate_assignment", assignment, "--force"), cwd=course,
+                       env=environment, capture_output=True, text=True, check=True)
+
+
 SCORES = """
 import json, sys
 from nbgrader.api import Gradebook, MissingEntry
@@ -235,13 +248,7 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
         environment = _environment(scratch / "jupyter")
         write_kernelspec(scratch / "jupyter")
         handed_in = sorted({assignment for _, assignment, notebook in jobs if notebook is not None})
-        for assignment in handed_in:
-            released = course / "release" / assignment / notebooks[assignment]
-            source = course / "source" / assignment / notebooks[assignment]
-            if released.is_file() and released.stat().st_mtime >= source.stat().st_mtime:
-                continue  # generated from this source already, into this gradebook
-            subprocess.run(_nbgrader_command(course, "generate_assignment", assignment, "--force"), cwd=course,
-                           env=environment, capture_output=True, text=True, check=True)
+        generate_assignments(course, handed_in, environment)
         def grade_job(job):
             student, assignment, notebook = job
             if notebook is None:
@@ -278,6 +285,8 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
                   workers: int = 2) -> dict:
     """Grade one whole-course submission (every lesson, solved) as ``grade`` does, and time it.
 
+    The assignments are generated first, untimed: an instructor does that once, before handing them out.
+
     Args:
         out_dir: a folder to work in (the course, the submission and ``grades.csv`` go there).
         lessons_dir: the solved lessons; default the repository's.
@@ -295,6 +304,7 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
     out_dir = Path(out_dir).resolve()
     lessons_dir = Path(lessons_dir or default_package_dir().parent / "lessons")
     manifest = build_nbgrader_course(out_dir / "course", lessons_dir)
+    generate_assignments(out_dir / "course", manifest["nbgrader_assignments"])  # done when the lessons go out
     student = out_dir / "submissions" / "solved"
     student.mkdir(parents=True, exist_ok=True)
     for entry in manifest["nbgrader_assignments"].values():
