@@ -229,3 +229,62 @@ def test_cross_entropy_dice_loss_nearly_vanishes_on_confident_right_logits_and_r
     for bad in (-1.0, True, "1", float("nan")):
         with pytest.raises(ValueError, match="dice_weight must be a number >= 0"):
             CrossEntropyDiceLoss(bad)
+
+
+def test_ignore_class_leaves_pixels_out_of_the_confusion_matrix_and_the_mean():
+    # TRUTH with a void border of 255 on its last column: those pixels count for nothing, whatever is predicted.
+    void = TRUTH.copy()
+    void[:, 3] = 255
+    wrong_there = GUESS.copy()
+    wrong_there[:, 3] = 2
+    kept = void != 255
+    expected = confusion_matrix(TRUTH[kept], GUESS[kept], 3)
+    np.testing.assert_array_equal(confusion_matrix(void, GUESS, 3, ignore_class=255), expected)
+    np.testing.assert_array_equal(confusion_matrix(void, wrong_there, 3, ignore_class=255), expected)
+    assert mean_iou(void, wrong_there, 3, ignore_class=255) == mean_iou(TRUTH[kept], GUESS[kept], 3)
+    np.testing.assert_array_equal(iou_per_class(void, GUESS, 3, ignore_class=255),
+                                  iou_per_class(TRUTH[kept], GUESS[kept], 3))
+    # Perfect away from the void: 1.0 exactly; an ignored class inside the range works too.
+    assert mean_iou(void, np.where(kept, TRUTH, 0), 3, ignore_class=255) == 1.0
+    assert mean_iou(TRUTH, np.where(TRUTH == 2, 0, TRUTH), 3, ignore_class=2) == 1.0
+    # Every pixel ignored: nothing counted, no mean.
+    assert confusion_matrix(np.full((2, 2), 255), np.zeros((2, 2), int), 3, ignore_class=255).sum() == 0
+    assert np.isnan(mean_iou(np.full((2, 2), 255), np.zeros((2, 2), int), 3, ignore_class=255))
+
+
+def test_ignore_class_bad_inputs():
+    void = np.where(TRUTH == 2, 255, TRUTH)
+    with pytest.raises(ValueError, match=r"y_true labels must lie in \[0, 3\), got values from 0 to 255"):
+        mean_iou(void, GUESS, 3)  # without ignore_class, 255 is a label out of range
+    with pytest.raises(ValueError, match=r"y_pred labels must lie in \[0, 3\)"):
+        mean_iou(void, np.where(GUESS == 1, 7, GUESS), 3, ignore_class=255)  # kept pixels are still checked
+    with pytest.raises(ValueError, match="same shape"):
+        confusion_matrix(void, GUESS[:, :3], 3, ignore_class=255)
+    for bad in (2.5, "255", True):
+        with pytest.raises(ValueError, match="ignore_class must be None or an integer"):
+            mean_iou(void, GUESS, 3, ignore_class=bad)
+        with pytest.raises(ValueError, match="ignore_class must be None or an integer"):
+            mean_iou_metric(3, ignore_class=bad)
+
+
+def test_keras_metric_ignore_class_matches_numpy_and_round_trips_its_config():
+    rng = np.random.default_rng(4)
+    y_true = rng.integers(0, 3, (3, 6, 6)).astype(np.int32)
+    y_true[:, 0, :] = 255  # a void row in every image
+    logits = rng.normal(size=(3, 6, 6, 3)).astype(np.float32)
+    weights = rng.random((3, 6, 6)).astype(np.float32)
+    metric = mean_iou_metric(3, ignore_class=255)
+    metric.update_state(y_true, logits)
+    expected = mean_iou(y_true, logits.argmax(-1), 3, ignore_class=255)
+    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(expected, abs=1e-6)
+    # With a sample weight too: ignored pixels weigh 0 on top of it. Same as weight 0 there and no ignore_class.
+    weighted, zeroed = mean_iou_metric(3, ignore_class=255), mean_iou_metric(3)
+    weighted.update_state(y_true, logits, sample_weight=weights)
+    zeroed.update_state(np.where(y_true == 255, 0, y_true), logits, sample_weight=np.where(y_true == 255, 0, weights))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(weighted.confusion),
+                               keras.ops.convert_to_numpy(zeroed.confusion), rtol=1e-6)
+    config = metric.get_config()
+    assert config["ignore_class"] == 255
+    copy = type(metric).from_config(config)
+    assert copy.ignore_class == 255 and copy.n_classes == 3 and copy.name == "mean_iou"
+    assert mean_iou_metric(3).get_config()["ignore_class"] is None

@@ -92,7 +92,7 @@ def test_every_exercise_is_an_answer_cell_and_a_locked_grade_cell_with_points():
             solution_regions(cell.source), hidden_test_regions(cell.source)
         n_exercises += len(lesson_exercises(cells, known, path.name))
         problems += nbgrader_cell_problems(path.name, cells, known)
-    assert problems == [] and n_exercises == 11  # lesson 04 brings the three U-Net functions of lesson 03
+    assert problems == [] and n_exercises == 14  # lessons 04 and 05 bring the three U-Net functions of lesson 03
 
 
 def test_the_cell_checks_find_what_nbgrader_would_refuse(tmp_path):

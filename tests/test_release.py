@@ -458,7 +458,7 @@ def test_no_exercise_of_the_student_copy_is_passed_by_a_public_library_function(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", ["00_setup", "01_transpose_convolution", "02_skip_connections", "03_unet",
-                                    "04_your_own_data"])
+                                    "04_your_own_data", "05_real_world"])
 def test_a_blank_student_copy_run_top_to_bottom_says_only_what_is_not_written_yet(lesson, tmp_path):
     # Run the released lesson as nbgrader's autograde or "Run all" would, every cell despite errors: the only
     # errors are the one-line messages of report_unwritten_exercises and the self-checks.

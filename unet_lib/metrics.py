@@ -42,28 +42,50 @@ def _validate_labels(y_true, y_pred, n_classes: int | None) -> tuple[np.ndarray,
     return y_true, y_pred
 
 
-def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+def _validate_ignore_class(ignore_class) -> int | None:
+    if ignore_class is None:
+        return None
+    if isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer)):
+        raise ValueError(f"ignore_class must be None or an integer label (e.g. 255), got {ignore_class!r}")
+    return int(ignore_class)
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int, ignore_class: int | None = None) -> np.ndarray:
     """Count pixels by true class (rows) and predicted class (columns).
 
     Args:
-        y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
+        y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``, or
+            equal to ``ignore_class``.
         y_pred: integer labels of the same shape ``S``.
         n_classes: number of classes.
+        ignore_class: a label of ``y_true`` whose pixels are left out (``y_pred`` there is not looked
+            at), e.g. 255 for the void border that Pascal VOC draws around objects; ``None`` keeps all.
 
     Returns:
         int64 array ``(n_classes, n_classes)``; entry ``[t, p]`` counts pixels of true class ``t``
         predicted as ``p``. The diagonal holds the correct pixels.
 
     Raises:
-        ValueError: if the shapes differ, the labels are not integers, a label lies outside
-            ``[0, n_classes)``, or ``n_classes`` is not a positive integer.
+        ValueError: if the shapes differ, the labels are not integers, a label of a pixel not
+            ignored lies outside ``[0, n_classes)``, ``n_classes`` is not a positive integer, or
+            ``ignore_class`` is not None or an integer.
 
     Example:
         >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
         array([[1, 0],
                [1, 1]])
+        >>> confusion_matrix(np.array([0, 255, 1]), np.array([0, 1, 1]), 2, ignore_class=255)
+        array([[1, 0],
+               [0, 1]])
     """
     n_classes = _validate_n_classes(n_classes)
+    ignore_class = _validate_ignore_class(ignore_class)
+    if ignore_class is not None:
+        y_true, y_pred = _validate_labels(y_true, y_pred, None)  # shapes and dtypes, before dropping pixels
+        kept = y_true != ignore_class
+        y_true, y_pred = y_true[kept], y_pred[kept]
+        if not kept.any():  # every pixel ignored: nothing to count
+            return np.zeros((n_classes, n_classes), dtype=np.int64)
     y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
     pairs = y_true.ravel().astype(np.int64) * n_classes + y_pred.ravel()
     return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
@@ -82,13 +104,14 @@ def _mean_of_present(scores: np.ndarray) -> float:
     return float(present.mean()) if present.size else float("nan")
 
 
-def iou_per_class(y_true, y_pred, n_classes: int) -> np.ndarray:
+def iou_per_class(y_true, y_pred, n_classes: int, ignore_class: int | None = None) -> np.ndarray:
     """Intersection over union of each class: ``|true & pred| / |true | pred|``.
 
     Args:
         y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
         y_pred: integer labels of the same shape ``S``.
         n_classes: number of classes.
+        ignore_class: a label of ``y_true`` whose pixels are left out, as in :func:`confusion_matrix`.
 
     Returns:
         float64 array ``(n_classes,)`` with values in ``[0, 1]``; NaN for a class absent from
@@ -101,19 +124,21 @@ def iou_per_class(y_true, y_pred, n_classes: int) -> np.ndarray:
         >>> iou_per_class(np.array([0, 1, 1]), np.array([0, 1, 0]), 3)
         array([0.5, 0.5, nan])
     """
-    return _iou_from_confusion(confusion_matrix(y_true, y_pred, n_classes))
+    return _iou_from_confusion(confusion_matrix(y_true, y_pred, n_classes, ignore_class))
 
 
-def mean_iou(y_true, y_pred, n_classes: int) -> float:
+def mean_iou(y_true, y_pred, n_classes: int, ignore_class: int | None = None) -> float:
     """Mean of :func:`iou_per_class` over the classes present in truth or prediction.
 
     Args:
         y_true: integer labels of any shape ``S``, e.g. ``(N, H, W)``, in ``[0, n_classes)``.
         y_pred: integer labels of the same shape ``S``.
         n_classes: number of classes.
+        ignore_class: a label of ``y_true`` whose pixels are left out, as in :func:`confusion_matrix`
+            (the prediction there does not change the score).
 
     Returns:
-        A float in ``[0, 1]``.
+        A float in ``[0, 1]``; NaN if every pixel is ignored.
 
     Raises:
         ValueError: as :func:`confusion_matrix`.
@@ -121,8 +146,10 @@ def mean_iou(y_true, y_pred, n_classes: int) -> float:
     Example:
         >>> mean_iou(np.array([0, 1, 1]), np.array([0, 1, 0]), 3)
         0.5
+        >>> mean_iou(np.array([0, 1, 255]), np.array([0, 1, 0]), 2, ignore_class=255)
+        1.0
     """
-    return _mean_of_present(iou_per_class(y_true, y_pred, n_classes))
+    return _mean_of_present(iou_per_class(y_true, y_pred, n_classes, ignore_class))
 
 
 def dice_per_class(y_true, y_pred, n_classes: int) -> np.ndarray:
@@ -290,7 +317,7 @@ def two_band_boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -
     return _mean_of_present(scores)
 
 
-def mean_iou_metric(n_classes: int, name: str = "mean_iou"):
+def mean_iou_metric(n_classes: int, name: str = "mean_iou", ignore_class: int | None = None):
     """A Keras metric for mean IoU during ``fit``, for models that output per-class scores.
 
     Takes integer targets ``(N, H, W)`` and per-class scores or logits ``(N, H, W, n_classes)`` (it
@@ -305,17 +332,20 @@ def mean_iou_metric(n_classes: int, name: str = "mean_iou"):
     Args:
         n_classes: number of classes.
         name: the name Keras logs the metric under (``val_`` + name on validation data).
+        ignore_class: a target label whose pixels are left out (e.g. 255, Pascal VOC's void
+            border), as in :func:`mean_iou`; ``None`` keeps every pixel.
 
     Returns:
         A :class:`MeanIoUMetric`.
 
     Raises:
-        ValueError: if ``n_classes`` is not a positive integer.
+        ValueError: if ``n_classes`` is not a positive integer, or ``ignore_class`` not None or an integer.
 
     Example:
         >>> model.compile(optimizer="adam", loss=..., metrics=[mean_iou_metric(3)])  # doctest: +SKIP
     """
-    return MeanIoUMetric(n_classes=_validate_n_classes(n_classes), name=name)
+    return MeanIoUMetric(n_classes=_validate_n_classes(n_classes), name=name,
+                         ignore_class=_validate_ignore_class(ignore_class))
 
 
 @keras.saving.register_keras_serializable(package="unet_lib")
@@ -324,21 +354,30 @@ class MeanIoUMetric(keras.metrics.Metric):
 
     See :func:`mean_iou_metric`. ``update_state(y_true, y_pred)`` takes labels ``(N, H, W)`` and
     scores ``(N, H, W, n_classes)``; an optional ``sample_weight`` ``(N, H, W)`` weighs each pixel.
+    Pixels whose label is ``ignore_class`` (if not None) weigh 0.
     """
 
-    def __init__(self, n_classes, name="mean_iou", **kwargs):
+    def __init__(self, n_classes, name="mean_iou", ignore_class=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.n_classes = _validate_n_classes(n_classes)
+        self.ignore_class = _validate_ignore_class(ignore_class)
         # float32 counts are exact up to 2**24 pixels per cell, then off by a relative 1e-7 at most.
         self.confusion = self.add_variable(shape=(self.n_classes, self.n_classes), initializer="zeros",
                                            dtype="float32", name="confusion")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras.ops
-        true = ops.one_hot(ops.reshape(ops.cast(y_true, "int32"), (-1,)), self.n_classes, dtype="float32")
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        weight = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        if self.ignore_class is not None:
+            kept = ops.cast(ops.not_equal(labels, self.ignore_class), "float32")
+            weight = kept if weight is None else weight * kept
+            # One-hot of an out-of-range label is an error on torch: give ignored pixels label 0, weight 0.
+            labels = ops.where(ops.equal(labels, self.ignore_class), 0, labels)
+        true = ops.one_hot(labels, self.n_classes, dtype="float32")
         predicted = ops.one_hot(ops.reshape(ops.argmax(y_pred, axis=-1), (-1,)), self.n_classes, dtype="float32")
-        if sample_weight is not None:
-            true = true * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        if weight is not None:
+            true = true * ops.reshape(weight, (-1, 1))
         self.confusion.assign_add(ops.matmul(ops.transpose(true), predicted))
 
     def result(self):
@@ -353,7 +392,7 @@ class MeanIoUMetric(keras.metrics.Metric):
         self.confusion.assign(keras.ops.zeros((self.n_classes, self.n_classes), dtype="float32"))
 
     def get_config(self):
-        return {"n_classes": self.n_classes, "name": self.name}
+        return {"n_classes": self.n_classes, "name": self.name, "ignore_class": self.ignore_class}
 
 
 @keras.saving.register_keras_serializable(package="unet_lib")
