@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from unet_lib._validate import check_positive_int as _check_positive_int
+
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 """Keras dtype policies the benchmark accepts; ``mixed_*`` compute in 16 bits and keep float32 weights."""
 
@@ -104,12 +106,6 @@ def conv_flops_per_image(model) -> int:
         kernel_height, kernel_width = layer.kernel_size
         total += 2 * height * width * kernel_height * kernel_width * channels_in * layer.filters
     return int(total)
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _validated_image_size(image_size, depth: int) -> tuple[int, int]:

@@ -24,12 +24,7 @@ import math
 import numpy as np
 
 from unet_lib._keras import keras
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from unet_lib._validate import check_positive_int as _check_positive_int
 
 
 def size_multiple(model) -> int:
@@ -88,14 +83,14 @@ def predict_image(model, image, tile_size: int | None = None, overlap: int = 0, 
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3 or min(image.shape) < 1:
         raise ValueError(f"image must be one (H, W, C) image, got shape {image.shape}")
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = _check_positive_int("batch_size", batch_size)
     height, width = image.shape[:2]
     if tile_size is None:
         padded_size = [-(-side // multiple) * multiple for side in (height, width)]
         padded = np.pad(image, [(0, padded_size[0] - height), (0, padded_size[1] - width), (0, 0)], mode="symmetric")
         logits = _forward(model, padded[None], 1)[0][:height, :width]
     else:
-        tile_size = _positive_int("tile_size", tile_size)
+        tile_size = _check_positive_int("tile_size", tile_size)
         if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or overlap < 0:
             raise ValueError(f"overlap must be an integer >= 0, got {overlap!r}")
         for name, value in (("tile_size", tile_size), ("overlap", overlap)):

@@ -17,17 +17,13 @@ Reference:
 from __future__ import annotations
 
 from unet_lib._keras import keras
+from unet_lib._validate import check_positive_int as _check_positive_int
 
 UPSAMPLING_MODES = ("transpose", "resize")
 """``"transpose"``: a 3x3 stride-2 ``Conv2DTranspose``; ``"resize"``: ``UpSampling2D`` then a 3x3 convolution."""
 
 INTERPOLATIONS = ("bilinear", "nearest")
 """How ``upsampling="resize"`` enlarges the feature map before its convolution."""
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_probability(name: str, value) -> None:

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from unet_lib._keras import keras
+from unet_lib._validate import check_positive_int as _check_positive_int
 
 SKIP_LAYERS = ("block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu",
                "block_16_project")
@@ -39,12 +40,6 @@ PREPROCESS_LAYER = "preprocess_to_minus1_1"
 
 SIZE_MULTIPLE = 32
 """A side of a :func:`mobilenet_unet` input must be a multiple of this: MobileNetV2 halves the size 5 times."""
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _validated_input_size(input_size) -> tuple:
@@ -106,7 +101,7 @@ def mobilenet_unet(input_size=(128, 128, 3), n_classes: int = 3, weights=None, a
         (None, 64, 64, 2)
     """
     input_size = _validated_input_size(input_size)
-    n_classes = _positive_int("n_classes", n_classes)
+    n_classes = _check_positive_int("n_classes", n_classes)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
     try:
@@ -115,7 +110,7 @@ def mobilenet_unet(input_size=(128, 128, 3), n_classes: int = 3, weights=None, a
         raise ValueError(f"decoder_filters must be 4 positive integers, got {decoder_filters!r}") from None
     if len(decoder_filters) != 4:
         raise ValueError(f"decoder_filters must be 4 positive integers (one per decoder step), got {decoder_filters!r}")
-    decoder_filters = tuple(_positive_int("decoder_filters", filters) for filters in decoder_filters)
+    decoder_filters = tuple(_check_positive_int("decoder_filters", filters) for filters in decoder_filters)
     with warnings.catch_warnings():
         # With ImageNet weights and a size other than 96..224 square, Keras warns that it loads the
         # 224x224 weights: right for a fully convolutional encoder, whose weights fit any size.
