@@ -251,6 +251,9 @@ def test_nothing_a_submission_starts_outlives_its_grading(graded):
     assert str(graded["course"]) not in processes  # no kernel left, no nbgrader left
     kernels = [line for line in processes.splitlines() if "ipykernel_launcher" in line and "unet-course" in line]
     assert kernels == []
+    leftover = [group for hierarchy in ("memory", "pids", "") for group in
+                (Path("/sys/fs/cgroup") / hierarchy).glob("unet-grade-*")]
+    assert leftover == [], leftover  # every submission's cgroup is removed after its grading
 
 
 def test_memory_is_capped_for_all_of_a_submissions_processes_together(graded):

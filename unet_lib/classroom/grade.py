@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -113,18 +114,27 @@ class _Cgroup:
         return ["cgexec", "-g", f"memory,pids:{self.name}"]
 
     def kill_all(self) -> None:
-        """Kill whatever still runs in the cgroup, then remove it."""
-        for procs in self.procs:
+        """Kill whatever still runs in the cgroup, wait until it is empty, then remove it."""
+        for _ in range(200):  # up to 10 s: killed processes leave the cgroup only once they are reaped
+            pids = {pid for procs in self.procs if procs.is_file() for pid in procs.read_text().split()}
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.05)
+        # cgdelete reports success when one hierarchy is left behind (a pids cgroup still busy): remove
+        # each cgroup's folder, as the kernel's interface has it, until it is gone.
+        for folder in {procs.parent for procs in self.procs}:
             for _ in range(50):
-                pids = procs.read_text().split() if procs.is_file() else []
-                if not pids:
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
                     break
-                for pid in pids:
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-        subprocess.run(["cgdelete", "-g", f"memory,pids:{self.name}"], check=False, capture_output=True)
+                except OSError:  # busy: a killed process not yet reaped
+                    time.sleep(0.1)
 
 
 def _regular_notebook(path: Path) -> bool:
@@ -296,8 +306,6 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
         A JSON-serialisable dictionary: ``workers``, ``seconds`` (the wall time of :func:`grade`), ``points`` and
         ``max_points`` summed over the lessons, ``lessons``, ``cpu`` (the CPU model) and ``cores``.
     """
-    import time
-
     from unet_lib.bench import cpu_model
     from unet_lib.classroom.release import build_nbgrader_course, default_package_dir
 
