@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,11 @@ class HostSocket:
         self.thread.join()
         for server in self.servers:
             server.close()
+
+
+def _grading_cgroups() -> list[Path]:
+    return [group for hierarchy in ("memory", "pids", "") for group in
+            (Path("/sys/fs/cgroup") / hierarchy).glob("unet-grade-*")]
 
 
 @pytest.fixture(scope="module")
@@ -212,14 +218,20 @@ def graded(tmp_path_factory):
     linked.mkdir()
     (linked / LESSON).symlink_to(REPO_ROOT / "lessons" / LESSON)  # the instructor's solved lesson
     before = {name: _sha(path) for name, path in watched.items()}
+    cgroups_before = set(_grading_cgroups())
     try:
-        grades = grade(course, submissions, out_csv, Limits(seconds=300, cell_seconds=120, memory_mb=2048,
-                                                            max_processes=256))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            grades = grade(course, submissions, out_csv, Limits(seconds=300, cell_seconds=120, memory_mb=2048,
+                                                                max_processes=256))
     finally:
         host.close()
+    for warning in caught:  # shown in pytest's summary: the cgroups a kernel would not let go, and why
+        warnings.warn(warning.message, stacklevel=1)
     rows = {row["student"]: row for row in csv.DictReader(out_csv.open())}
     return {"grades": grades, "rows": rows, "course": course, "watched": watched, "before": before,
-            "host": host, "out_csv": out_csv}
+            "host": host, "out_csv": out_csv, "warnings": [str(warning.message) for warning in caught],
+            "cgroups before": cgroups_before}
 
 
 def _points(graded, student) -> float:
@@ -251,9 +263,14 @@ def test_nothing_a_submission_starts_outlives_its_grading(graded):
     assert str(graded["course"]) not in processes  # no kernel left, no nbgrader left
     kernels = [line for line in processes.splitlines() if "ipykernel_launcher" in line and "unet-course" in line]
     assert kernels == []
-    leftover = [group for hierarchy in ("memory", "pids", "") for group in
-                (Path("/sys/fs/cgroup") / hierarchy).glob("unet-grade-*")]
-    assert leftover == [], leftover  # every submission's cgroup is removed after its grading
+    # Every submission's cgroup is removed after its grading; one that the kernel keeps must hold no process,
+    # not even a dead one left unreaped (its pids count), and be named in a warning.
+    leftover = set(_grading_cgroups()) - graded["cgroups before"]
+    for group in leftover:
+        assert (group / "cgroup.procs").read_text().split() == [], group
+        if (group / "pids.current").is_file():
+            assert int((group / "pids.current").read_text()) == 0, group
+        assert any(str(group) in warning for warning in graded["warnings"]), (group, graded["warnings"])
 
 
 def test_memory_is_capped_for_all_of_a_submissions_processes_together(graded):
@@ -276,3 +293,38 @@ def test_one_submission_stops_no_other_and_every_row_is_written(graded):
     assert _points(graded, "honest") == 1.0
     feedback = graded["course"] / "feedback" / "honest" / "00_setup" / "00_setup.html"
     assert "Score: 1.0 / 1.0" in feedback.read_text()
+
+
+def test_a_killed_submissions_orphans_are_reaped_and_its_cgroup_removed():
+    # What a killed kernel leaves: a process whose parent died (given to the nearest "child subreaper", else to
+    # PID 1, which in a container may never reap it), killed while an orphan. Nothing of it may stay.
+    from unet_lib.classroom.grade import Limits, _Cgroup
+
+    orphan_maker = ("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\n"
+                    "print('started', flush=True)\ntime.sleep(600)\n")
+    cgroup = _Cgroup(Limits(memory_mb=256, max_processes=16))
+    process = subprocess.Popen(cgroup.prefix() + [sys.executable, "-c", orphan_maker], stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout.readline() == "started\n"
+        tree = {pid for folder in cgroup.folders for pid in (folder / "cgroup.procs").read_text().split()}
+        assert len(tree) == 3 and str(process.pid) in tree  # the reaper, the command and its child
+        cgroup.kill(spare=process.pid)  # the command dies first: its child is an orphan, then killed
+        assert process.wait(timeout=10) == -9  # the reaper ends as the command did
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a cgroup that is not removed warns
+            cgroup.remove()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in tree)  # killed and reaped: not even a zombie
+    assert not any(folder.exists() for folder in cgroup.folders)
+
+
+def test_the_reaper_ends_what_its_command_left_running_and_exits_with_its_code():
+    from unet_lib.classroom import reaper
+
+    leaves_a_sleeper = ("import subprocess, sys\nchild = subprocess.Popen(['sleep', '600'])\n"
+                        "print(child.pid, flush=True)\nsys.exit(3)\n")
+    process = subprocess.run([sys.executable, "-I", reaper.__file__, sys.executable, "-c", leaves_a_sleeper],
+                             capture_output=True, text=True, timeout=30)
+    assert process.returncode == 3, process.stderr
+    assert not Path(f"/proc/{process.stdout.split()[0]}").exists()

@@ -4,8 +4,8 @@
   the nbgrader course (``--nbgrader``).
 - :mod:`unet_lib.classroom.nbgrader_cells` writes the lessons' nbgrader cell metadata.
 - :mod:`unet_lib.classroom.grade` grades a folder of submissions with nbgrader's autograde, each kernel
-  in bubblewrap (:mod:`unet_lib.classroom.sandbox_kernel`), each submission in a cgroup
-  (``python -m unet_lib grade COURSE DIR``).
+  in bubblewrap (:mod:`unet_lib.classroom.sandbox_kernel`), each submission in a cgroup under a
+  :mod:`unet_lib.classroom.reaper` (``python -m unet_lib grade COURSE DIR``).
 
 The release and the metadata tool find the exercises the same way (:mod:`unet_lib.classroom.exercises`):
 every module under ``<package>/checks/`` may define ``GRADED = {"<exercise>": ["<package>.module.function",

@@ -13,7 +13,8 @@ this module adds is what nbgrader lacks, and only that:
   or of other students;
 - **limits**: each submission's autograde runs in a cgroup of its own (Debian's cgroup-tools:
   ``cgcreate``, ``cgset``, ``cgexec``) capping its total memory and its number of processes, and
-  under a wall-clock limit; what is left of it afterwards is killed;
+  under a wall-clock limit; what is left of it afterwards is killed, and reaped by a
+  :mod:`~unet_lib.classroom.reaper` of its own, so that no zombie keeps its cgroup from being removed;
 - **one row per submission, whatever it does**: every (student, lesson) is graded by its own
   ``nbgrader autograde --student`` call; a crash, a timeout or a broken notebook costs that row
   only, and ``grades.csv`` is always written.
@@ -38,9 +39,11 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from unet_lib.classroom import reaper
 from unet_lib.classroom.sandbox_kernel import KERNEL_NAME, write_kernelspec
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
@@ -95,7 +98,7 @@ def _cgroup_version() -> int | None:
 
 
 class _Cgroup:
-    """A memory and pids cgroup for one submission, made and removed with cgroup-tools."""
+    """A memory and pids cgroup for one submission, made with cgroup-tools and removed by :meth:`remove`."""
 
     def __init__(self, limits: Limits):
         self.name = f"unet-grade-{uuid.uuid4().hex[:12]}"
@@ -107,34 +110,56 @@ class _Cgroup:
         subprocess.run(["cgcreate", "-g", f"memory,pids:{self.name}"], check=True, capture_output=True)
         subprocess.run(["cgset", "-r", f"{memory}={limits.memory_mb * 2**20}", "-r",
                         f"pids.max={limits.max_processes}", self.name], check=True, capture_output=True)
-        self.procs = [Path("/sys/fs/cgroup") / part / self.name / "cgroup.procs"
-                      for part in (("",) if version == 2 else ("memory", "pids"))]
+        self.folders = [Path("/sys/fs/cgroup") / part / self.name for part in (("",) if version == 2 else
+                                                                               ("memory", "pids"))]
 
     def prefix(self) -> list[str]:
-        return ["cgexec", "-g", f"memory,pids:{self.name}"]
+        """Run a command in the cgroup, under a reaper of all it leaves behind (:mod:`unet_lib.classroom.reaper`)."""
+        return ["cgexec", "-g", f"memory,pids:{self.name}", sys.executable, "-I", reaper.__file__]
 
-    def kill_all(self) -> None:
-        """Kill whatever still runs in the cgroup, wait until it is empty, then remove it."""
-        for _ in range(200):  # up to 10 s: killed processes leave the cgroup only once they are reaped
-            pids = {pid for procs in self.procs if procs.is_file() for pid in procs.read_text().split()}
-            if not pids:
-                break
-            for pid in pids:
+    def _counts(self) -> tuple[set[str], int]:
+        """The live processes in the cgroup, and its pids count (the dead not yet reaped included)."""
+        live = {pid for folder in self.folders if (folder / "cgroup.procs").is_file()
+                for pid in (folder / "cgroup.procs").read_text().split()}
+        current = [int((folder / "pids.current").read_text()) for folder in self.folders
+                   if (folder / "pids.current").is_file()]
+        return live, max(current, default=0)
+
+    def kill(self, spare: int | None = None) -> None:
+        """Kill whatever still runs in the cgroup, and wait up to 10 s until it is reaped.
+
+        ``spare`` is the PID of the grader's own child, the submission's :mod:`~unet_lib.classroom.reaper`:
+        left running to reap the rest, and then to be reaped by its ``Popen``.
+        """
+        for _ in range(200):  # a killed process leaves the pids count only once it is reaped
+            live, current = self._counts()
+            for pid in live - {str(spare)}:
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            if live <= {str(spare)} and current <= (spare is not None):  # the reaper, alive or not yet waited for
+                break
             time.sleep(0.05)
-        # cgdelete reports success when one hierarchy is left behind (a pids cgroup still busy): remove
-        # each cgroup's folder, as the kernel's interface has it, until it is gone.
-        for folder in {procs.parent for procs in self.procs}:
+
+    def remove(self) -> None:
+        """Kill what is left, then remove the cgroup; one that cannot be removed is named in a warning."""
+        self.kill()
+        for folder in self.folders:
+            error = None
             for _ in range(50):
                 try:
                     folder.rmdir()
+                    break
                 except FileNotFoundError:
                     break
-                except OSError:  # busy: a killed process not yet reaped
+                except OSError as raised:  # busy: a process not yet reaped
+                    error = raised
                     time.sleep(0.1)
+            if folder.exists():
+                live, current = self._counts()
+                warnings.warn(f"grading could not remove the cgroup {folder} ({error}): {len(live)} live "
+                              f"processes, pids count {current}", RuntimeWarning, stacklevel=2)
 
 
 def _regular_notebook(path: Path) -> bool:
@@ -176,7 +201,7 @@ def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, 
         try:
             log, _ = process.communicate(timeout=limits.seconds)
         except subprocess.TimeoutExpired:
-            cgroup.kill_all()
+            cgroup.kill(spare=process.pid)
             process.wait()
             return f"stopped after {limits.seconds:.0f} s (the time limit of one notebook)"
         if process.returncode != 0:
@@ -189,7 +214,7 @@ def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, 
                    f"{reason[0][:300]})"
         return "graded"
     finally:
-        cgroup.kill_all()
+        cgroup.remove()
         shutil.rmtree(sockets, ignore_errors=True)
 
 
