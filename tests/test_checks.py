@@ -121,6 +121,16 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         undefined = capsys.readouterr().out
         shell.run_cell("1 / 0")
         other = capsys.readouterr().out
+        # A typo inside a function, or a library's own NotImplementedError, is no unwritten exercise.
+        shell.run_cell("def iou(a, b):\n    return a / unions\n")
+        shell.run_cell("iou(1, 2)")
+        typo = capsys.readouterr().out
+        shell.run_cell("class Batches:\n    def __getitem__(self, index):\n        raise NotImplementedError()\n")
+        shell.run_cell("Batches()[0]")
+        library = capsys.readouterr().out
+        shell.run_cell("def fit():\n    raise NotImplementedError('use fit_generator')\n")
+        shell.run_cell("fit()")
+        with_message = capsys.readouterr().out
     finally:
         InteractiveShell.clear_instance()
     assert unwritten.strip().splitlines() == [
@@ -130,9 +140,21 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         "\x1b[31m✗ model is not defined yet: the cell above that defines it has not run, or stopped (at an "
         "exercise not written yet?).\x1b[0m"]
     assert "ZeroDivisionError" in other and "Traceback" in other  # other errors keep their traceback
+    assert "name 'unions' is not defined" in typo and "not defined yet" not in typo  # Python's own, traceback
+    assert "__getitem__" in library and "NotImplementedError" in library and "not written yet" not in library
+    assert "use fit_generator" in with_message and "not written yet" not in with_message
 
 
 def test_outside_ipython_reporting_unwritten_exercises_does_nothing():
+    import sys
+
     from unet_lib import report_unwritten_exercises
 
-    assert report_unwritten_exercises() is None
+    hook = sys.excepthook
+    report_unwritten_exercises()
+    assert sys.excepthook is hook  # a script's errors keep Python's own traceback
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    assert get_ipython() is None  # and no IPython shell was started to install a handler in

@@ -76,6 +76,11 @@ def test_frozen_encoder_stays_fixed_while_the_decoder_trains_then_unfreezing_tra
     changed = [not np.array_equal(before, keras.ops.convert_to_numpy(after))
                for before, after in zip(trainable_before, encoder.trainable_weights, strict=True)]
     assert sum(changed) > len(changed) // 2
+    statistics = [w for w in encoder.non_trainable_weights if "moving" in w.path]
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) and layer.trainable for layer in encoder.layers)
+    assert statistics and all(np.array_equal(before, keras.ops.convert_to_numpy(after))
+                              for before, after in zip(encoder_before, encoder.weights, strict=True)
+                              if "moving" in after.path), "unfrozen, the batch statistics stay ImageNet's"
     set_encoder_trainable(model, False)
     assert not encoder.trainable_weights
 

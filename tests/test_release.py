@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ from unet_lib.classroom.exercises import (
 )
 from unet_lib.classroom.release import (
     MANIFEST,
+    NBGRADER_CONFIG,
+    build_nbgrader_course,
     build_release,
     graded_bodies,
     release_problems,
@@ -300,6 +303,80 @@ def test_release_command_line(mini, tmp_path):
     command[4] = str(tmp_path / "other")
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 2 and "release: out_dir must be empty" in completed.stderr
+
+
+@pytest.mark.parametrize("nbgrader", [False, True], ids=["student release", "nbgrader course"])
+def test_release_command_warns_of_graded_functions_used_in_both_modes(nbgrader, tmp_path, capsys):
+    from unet_lib.cli import main
+
+    lessons, package = make_course(tmp_path / "src")
+    with (package / "arith.py").open("a") as file:
+        file.write("\n\ndef twice_doubled(x):\n    return double(double(x))\n")
+    arguments = ["release", str(tmp_path / "out"), "--lessons", str(lessons), "--package", str(package)]
+    assert main(arguments + ["--nbgrader"] * nbgrader) == 0
+    captured = capsys.readouterr()
+    assert "warning: raises NotImplementedError in the release: minicourse/arith.py:34 calls graded double" in (
+        captured.err.splitlines())
+    assert ("Wrote an nbgrader course" if nbgrader else "Wrote the student release") in captured.out
+
+
+def _course_files(course: Path, names: list[str]) -> dict[str, bytes]:
+    return {name: (course / name).read_bytes() for name in names}
+
+
+def test_nbgrader_course_rebuild_replaces_only_what_it_writes(tmp_path):
+    # Re-running `release COURSE --nbgrader` after a fix to a lesson, on a course in use: the gradebook and
+    # nbgrader's own folders stay; source/, nbgrader_config.py and release.json are written anew.
+    lessons, package = make_course(tmp_path / "src")
+    course = tmp_path / "course"
+    build_nbgrader_course(course, lessons, package)
+    instructors = {"gradebook.db": b"SQLite format 3\x00 grades", "submitted/alice/00_mini/00_mini.ipynb": b"{}",
+                   "autograded/alice/00_mini/00_mini.ipynb": b'{"graded": 1}',
+                   "feedback/alice/00_mini/00_mini.html": b"<p>well done</p>",
+                   "release/00_mini/00_mini.ipynb": b'{"released": 1}', "notes.txt": b"mine"}
+    for name, content in instructors.items():
+        (course / name).parent.mkdir(parents=True, exist_ok=True)
+        (course / name).write_bytes(content)
+    (course / "source" / "00_mini" / "stale.txt").write_text("from the earlier build")
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    cells = lesson_cells()
+    cells[0].source = "# The mini course, fixed"
+    write_notebook(lessons / "00_mini.ipynb", cells)
+
+    manifest = build_nbgrader_course(course, lessons, package)
+    assert _course_files(course, list(instructors)) == instructors
+    assert not (course / "source" / "00_mini" / "stale.txt").exists()
+    assert nbformat.read(course / "source" / "00_mini" / "00_mini.ipynb", as_version=4).cells[0].source == (
+        "# The mini course, fixed")
+    assert (course / "nbgrader_config.py").read_text() == NBGRADER_CONFIG
+    assert json.loads((course / MANIFEST).read_text()) == manifest
+
+    # A rebuild that fails leaves the course as it was.
+    before = {str(path.relative_to(course)): path.read_bytes() for path in course.rglob("*") if path.is_file()}
+    write_notebook(lessons / "00_mini.ipynb", cells + [nbformat.v4.new_markdown_cell("![](../media/missing.png)")])
+    with pytest.raises(ValueError, match="00_mini.ipynb links ../media/missing.png"):
+        build_nbgrader_course(course, lessons, package)
+    assert {str(path.relative_to(course)): path.read_bytes() for path in course.rglob("*") if path.is_file()} == before
+    # A student release (`release` without --nbgrader) would replace the whole folder: it refuses the course.
+    with pytest.raises(ValueError, match=re.escape(f"got the nbgrader course {str(course.resolve())!r}")):
+        build_release(course, lessons, package)
+    assert _course_files(course, list(instructors)) == instructors
+
+
+def test_nbgrader_course_replaces_a_student_release_and_refuses_other_folders(mini, tmp_path):
+    lessons, package, _, _ = mini
+    out = tmp_path / "out"
+    build_release(out, lessons, package)
+    build_nbgrader_course(out, lessons, package)  # every file of a student release is ours: replaced
+    assert sorted(path.name for path in out.iterdir()) == ["nbgrader_config.py", MANIFEST, "source"]
+    for name, content in {"gradebook.db": "grades", MANIFEST: "not a manifest"}.items():
+        occupied = tmp_path / name
+        occupied.mkdir()
+        (occupied / name).write_text(content)
+        refusal = re.escape(f"out_dir must be empty or an earlier release, got {str(occupied.resolve())!r}")
+        with pytest.raises(ValueError, match=refusal):
+            build_nbgrader_course(occupied, lessons, package)
+        assert [(path.name, path.read_text()) for path in occupied.iterdir()] == [(name, content)]
 
 
 def test_recorded_cases_names_a_missing_exercise():

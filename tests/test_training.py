@@ -247,7 +247,7 @@ def test_under_nbgrader_training_runs_on_a_token_budget(monkeypatch):
     assert not grading_run() and default_config([]) == CPU_CONFIG
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     budgeted = default_config([])
-    assert grading_run() and (budgeted.n_train, budgeted.n_held_out, budgeted.epochs) == (32, 16, 1)
+    assert grading_run() and (budgeted.n_train, budgeted.n_held_out, budgeted.epochs) == (16, 8, 1)
     assert budgeted.run_eagerly and not budgeted.jit_compile
     assert dataclasses.replace(budgeted, run_eagerly=False,
                                **{name: getattr(CPU_CONFIG, name) for name in GRADING_BUDGET}) == CPU_CONFIG

@@ -137,8 +137,9 @@ def set_encoder_trainable(model, trainable: bool = True):
     """Freeze (``False``) or unfreeze (``True``) the encoder of a :func:`mobilenet_unet`.
 
     Keras reads ``trainable`` when a model is compiled: compile again after calling this (with a
-    small learning rate, e.g. 1e-4, to fine-tune without wrecking the pretrained features). A
-    frozen encoder's batch normalisation also runs in inference mode, with its stored statistics.
+    small learning rate, e.g. 1e-4, to fine-tune without wrecking the pretrained features). The
+    encoder's batch-normalisation layers stay frozen either way, so they run in inference mode with
+    their stored statistics: small fine-tuning batches would overwrite ImageNet's.
 
     Args:
         model: a model built by :func:`mobilenet_unet`.
@@ -155,5 +156,11 @@ def set_encoder_trainable(model, trainable: bool = True):
     if not isinstance(model, keras.Model) or ENCODER_NAME not in [layer.name for layer in model.layers]:
         raise ValueError(f"model must be a mobilenet_unet (a keras.Model with a '{ENCODER_NAME}' sub-model), "
                          f"got {type(model).__name__}")
-    model.get_layer(ENCODER_NAME).trainable = trainable
+    encoder = model.get_layer(ENCODER_NAME)
+    encoder.trainable = trainable
+    # Not `encoder(x, training=False)` when building: in Keras 3, fit's training=True overrides it
+    # (keras-team/keras#20285). A frozen batch-normalisation layer runs in inference mode.
+    for layer in encoder.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
     return model

@@ -45,10 +45,10 @@ def report_unwritten_exercises() -> None:
 
     A lesson's setup cell calls this. From then on, in this IPython kernel:
 
-    - a ``NotImplementedError`` (an exercise's ``raise NotImplementedError()``, met in any cell that
-      uses it) reads "<function>: not written yet", naming the function whose stub raised it;
-    - a ``NameError`` reads "<name> is not defined yet", with the likely reason: the cell above that
-      defines it stopped at an exercise not written yet, or has not run.
+    - a bare ``NotImplementedError()`` (an exercise's stub, met in any cell that uses it) reads
+      "<function>: not written yet", naming the function whose stub raised it;
+    - a ``NameError`` of a name the cell itself uses reads "<name> is not defined yet", with the likely
+      reason: the cell above that defines it stopped at an exercise not written yet, or has not run.
 
     Every other error keeps its traceback. Outside IPython (a script, ``pytest``) this does nothing.
     """
@@ -61,15 +61,22 @@ def report_unwritten_exercises() -> None:
         return
 
     def one_line(shell, kind, error, traceback, tb_offset=None):
-        if isinstance(error, NotImplementedError):
-            frame = traceback
-            while frame.tb_next is not None:
-                frame = frame.tb_next
-            shown = ExerciseNotWritten(not_written_message(frame.tb_frame.f_code.co_name))
-        else:
+        frame = traceback
+        while frame.tb_next is not None:
+            frame = frame.tb_next
+        raised_in = frame.tb_frame.f_code.co_name
+        if isinstance(error, NotImplementedError) and not error.args and not raised_in.startswith("__"):
+            # An exercise's stub: a bare `raise NotImplementedError()` in a function (a library's own, in a
+            # method such as __getitem__ or with a message, keeps its traceback).
+            shown = ExerciseNotWritten(not_written_message(raised_in))
+        elif isinstance(error, NameError) and raised_in == "<module>":
+            # A name the cell itself uses (a name missing inside a function is a bug there: its traceback shows it).
             name = getattr(error, "name", None) or error
             shown = NameNotDefinedYet(f"{name} is not defined yet: the cell above that defines it has not run, or "
                                       "stopped (at an exercise not written yet?).")
+        else:
+            shell.showtraceback((kind, error, traceback), tb_offset)
+            return
         # Shown as an error (nbgrader and nbval see the cell fail), in the shown error's one-line rendering.
         shell.showtraceback((type(shown), shown, traceback), tb_offset)
 

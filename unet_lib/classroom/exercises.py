@@ -55,15 +55,15 @@ class LessonExercise:
     check_call: str
 
 
-def _checks_constants(package_dir: Path, constant: str):
-    """``(path, module, value)`` for each top-level ``<constant> = <literal>`` in ``package_dir/checks/*.py``.
+def _graded_constants(package_dir: Path):
+    """``(path, module, value)`` for each top-level ``GRADED = <literal>`` in ``package_dir/checks/*.py``.
 
     ``value`` is ``None`` when the right-hand side is not a literal. Read with ``ast``, never imported.
     """
     for path in sorted((package_dir / "checks").glob("*.py")):
         module = f"{package_dir.name}.checks.{path.stem}"
         for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
-            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [constant]:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["GRADED"]:
                 try:
                     yield path, module, ast.literal_eval(node.value)
                 except ValueError:
@@ -88,7 +88,7 @@ def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
     if not checks_dir.is_dir():
         raise ValueError(f"package_dir must be a package with a checks/ folder, got {str(package_dir)!r}")
     exercises: dict[str, GradedExercise] = {}
-    for path, module, graded in _checks_constants(package_dir, "GRADED"):
+    for path, module, graded in _graded_constants(package_dir):
         if not isinstance(graded, dict) or not all(
             isinstance(name, str) and isinstance(functions, list) and all(isinstance(f, str) for f in functions)
             for name, functions in graded.items()

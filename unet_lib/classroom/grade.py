@@ -231,18 +231,26 @@ def generate_assignments(course: Path, assignments, environment: dict | None = N
                        env=environment, capture_output=True, text=True, check=True)
 
 
-SCORES = """
+FEEDBACK_AND_SCORES = """
 import json, sys
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
+from nbgrader.apps.nbgraderapp import NbGraderApp
 
-with Gradebook(sys.argv[1]) as gradebook:
+course, feedback = sys.argv[1], sys.argv[2] == "feedback"
+if feedback:  # `nbgrader generate_feedback "*" --force`: every assignment, in this process
+    try:
+        NbGraderApp.launch_instance(["generate_feedback", "*", "--force", f"--CourseDirectory.root={course}"])
+    except (Exception, SystemExit) as error:  # no feedback is no reason to lose the scores
+        print(f"generate_feedback failed: {error!r}", file=sys.stderr)
+with Gradebook(f"sqlite:///{course}/gradebook.db") as gradebook:
     rows = {}
     for assignment in gradebook.assignments:
         for submission in gradebook.assignment_submissions(assignment.name):
             rows[f"{submission.student_id}/{assignment.name}"] = [submission.score, submission.max_score]
     print(json.dumps({"max": {a.name: a.max_score for a in gradebook.assignments}, "rows": rows}))
 """
-"""Read with nbgrader's Gradebook API in a process of its own, so that importing nbgrader stays out of this one."""
+"""nbgrader's feedback, then the scores from its Gradebook API, in one process (one start-up, not two) of its
+own, so that importing nbgrader stays out of this one."""
 
 
 def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Path = "grades.csv",
@@ -295,17 +303,18 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
             return status
 
         retry_lock = threading.Lock()
+        # The longest lessons (the later ones) first, so that the short ones fill in at the end, not the reverse.
+        longest_first = sorted(jobs, key=lambda job: job[1], reverse=True)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            statuses = dict(zip([(student, assignment) for student, assignment, _ in jobs],
-                                pool.map(grade_job, jobs), strict=True))
-        if handed_in:  # one nbgrader call for all ("*" is a glob over the assignments): each costs a start-up
-            subprocess.run(_nbgrader_command(course, "generate_feedback", "*", "--force"), cwd=course,
-                           env=environment, capture_output=True, text=True, check=False)
-        read = subprocess.run([sys.executable, "-c", SCORES, f"sqlite:///{course / 'gradebook.db'}"], cwd=course,
-                              env=environment, capture_output=True, text=True, check=True)
+            statuses = dict(zip([(student, assignment) for student, assignment, _ in longest_first],
+                                pool.map(grade_job, longest_first), strict=True))
+        read = subprocess.run([sys.executable, "-c", FEEDBACK_AND_SCORES, str(course),
+                               "feedback" if handed_in else "no feedback"], cwd=course, env=environment,
+                              capture_output=True, text=True, check=True)
     scores = json.loads(read.stdout.splitlines()[-1])
     grades = []
-    for (student, assignment), status in statuses.items():
+    for student, assignment, _ in jobs:
+        status = statuses[student, assignment]
         score, max_score = scores["rows"].get(f"{student}/{assignment}", [0.0, scores["max"].get(assignment, 0.0)])
         grades.append(Grade(student, assignment, score if status == "graded" else 0.0, max_score, status))
     out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +338,9 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
 
     Returns:
         A JSON-serialisable dictionary: ``workers``, ``seconds`` (the wall time of :func:`grade`), ``points`` and
-        ``max_points`` summed over the lessons, ``lessons``, ``cpu`` (the CPU model) and ``cores``.
+        ``max_points`` summed over the lessons, ``lessons``, ``statuses``, ``cells_with_errors`` (lesson: the
+        indices of the cells that raised under grading; empty when every cell ran), ``cpu`` (the CPU model) and
+        ``cores``.
     """
     from unet_lib.bench import cpu_model
     from unet_lib.classroom.release import build_nbgrader_course, default_package_dir
@@ -344,10 +355,19 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
         shutil.copyfile(lessons_dir / entry["notebook"], student / entry["notebook"])
     started = time.perf_counter()
     grades = grade(out_dir / "course", out_dir / "submissions", out_dir / "grades.csv", limits, workers)
-    return {"benchmark": "grade", "workers": workers, "seconds": round(time.perf_counter() - started, 1),
+    seconds = time.perf_counter() - started
+    # Points count the grade cells only: a lesson that breaks elsewhere under nbgrader shows here.
+    failed_cells = {}
+    for notebook in sorted((out_dir / "course" / "autograded" / "solved").glob("*/*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        failed = [index for index, cell in enumerate(cells) if any(
+            output.get("output_type") == "error" for output in cell.get("outputs", []))]
+        if failed:
+            failed_cells[notebook.stem] = failed
+    return {"benchmark": "grade", "workers": workers, "seconds": round(seconds, 1),
             "points": sum(row.points for row in grades), "max_points": sum(row.max_points for row in grades),
-            "lessons": len(grades), "statuses": sorted({row.status for row in grades}), "cpu": cpu_model(),
-            "cores": len(os.sched_getaffinity(0))}
+            "lessons": len(grades), "statuses": sorted({row.status for row in grades}),
+            "cells_with_errors": failed_cells, "cpu": cpu_model(), "cores": len(os.sched_getaffinity(0))}
 
 
 def add_benchmark(subparsers) -> None:

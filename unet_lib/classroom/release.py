@@ -9,11 +9,16 @@
 - ``OUT_DIR/<package>/``: a copy of the package in which the body of every function named in a
   ``GRADED`` dict is replaced the same way (signature and docstring kept), and every
   ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")``;
-- ``OUT_DIR/<package>/checks/recorded/<exercise>.pkl``: the cases the reference produced (inputs,
-  answers, the check's title and tolerances), recorded by running the instructor's copy;
+- ``OUT_DIR/<package>/checks/recorded/<exercise>.pkl``: the visible self-check's cases (each one's
+  label, arguments and the reference's answer), recorded by running the instructor's copy; the
+  tolerances stay in the released ``check_<exercise>``;
 - the files to install it (``pyproject.toml``, ``environment.yml``, ``Makefile``, ``scripts/``,
-  ``README.md``) and ``media/``, when the source has them, and ``release.json``, the list of
-  exercises the grader reads.
+  ``README.md``) and ``media/``, when the source has them, and ``release.json``, the manifest: each
+  exercise's checks module and number of recorded cases, each lesson's exercise cells. No grader
+  reads it; its presence marks the folder as an earlier release, which a rebuild may replace.
+
+``python -m unet_lib release COURSE --nbgrader`` writes an nbgrader course instead
+(:func:`build_nbgrader_course`); run again on a course in use, it replaces only what it writes.
 
 What still runs without the solutions: the library's non-graded code never calls a graded
 function by name (it takes the learner's function as an argument, as ``train_unet(build_model=...)``
@@ -48,6 +53,8 @@ from unet_lib.classroom.exercises import (
 )
 
 MANIFEST = "release.json"
+NBGRADER_ASSIGNMENTS = "nbgrader_assignments"
+"""The manifest key that only an nbgrader course's manifest has."""
 PROJECT_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md", "scripts", "media")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "recorded", "*.egg-info", ".ipynb_checkpoints")
 
@@ -206,14 +213,37 @@ def _lesson_problems(lesson: str, cells: list, package: str, graded: set[str]) -
     return problems
 
 
+def _earlier_release(out_dir: Path) -> dict | None:
+    """The manifest of the earlier release (or nbgrader course) in ``out_dir``; None if it is missing or empty.
+
+    Raises:
+        ValueError: if ``out_dir`` is a file, or holds files but no ``release.json`` holding a JSON object.
+    """
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        raise ValueError(f"out_dir must be a folder, got the file {str(out_dir)!r}")
+    if not any(out_dir.iterdir()):
+        return None
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no manifest, or not one of ours: the folder is someone else's
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"out_dir must be empty or an earlier release, got {str(out_dir)!r} with other files")
+    return manifest
+
+
 def _prepare_out_dir(out_dir: Path) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise ValueError(f"out_dir must be a folder, got the file {str(out_dir)!r}")
-        if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
-            raise ValueError(f"out_dir must be empty or an earlier release, got {str(out_dir)!r} with other files")
+    """Make ``out_dir`` an empty folder for a student release, removing an earlier student release in it."""
+    earlier = _earlier_release(out_dir)
+    if earlier is not None and NBGRADER_ASSIGNMENTS in earlier:
+        # Removing it would lose the instructor's gradebook.db, submissions and feedback.
+        raise ValueError(f"out_dir must be empty or an earlier student release, got the nbgrader course "
+                         f"{str(out_dir)!r}: rebuild it with --nbgrader, which keeps its gradebook and submissions")
+    if earlier is not None:
         shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _record(package_dir: Path, exercises: dict[str, GradedExercise], recorded_dir: Path) -> dict[str, dict]:
@@ -236,7 +266,8 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
     """Write the student release into ``out_dir`` (see the module docstring for what it holds).
 
     Args:
-        out_dir: where to write; must be empty, missing, or an earlier release (which is replaced).
+        out_dir: where to write; must be empty, missing, or an earlier student release (which is replaced),
+            not an nbgrader course (see :func:`build_nbgrader_course`).
         lessons_dir: the solved lessons; default ``lessons/`` beside the package folder.
         package_dir: the package with the reference code; default the installed ``unet_lib``.
 
@@ -337,8 +368,15 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     back over what a student handed in. ``generate_assignment`` and ``generate_feedback`` copy the
     folder's files along, so the figures show in the students' copies and in the HTML feedback.
 
+    Rebuilding an earlier course (after a fix to a lesson) replaces only what this function writes,
+    ``source/``, ``nbgrader_config.py`` and ``release.json``: nbgrader's ``gradebook.db``,
+    ``release/``, ``submitted/``, ``autograded/``, ``feedback/`` and any other file stay as they are.
+    The course is built in a scratch folder and copied in only when complete, so a lesson that fails
+    to build (a figure missing, a broken exercise) leaves the earlier course as it was.
+
     Args:
-        out_dir: where to write; must be empty, missing, or an earlier course written by this function.
+        out_dir: where to write; must be empty, missing, an earlier course written by this function
+            (updated) or an earlier student release (replaced).
         lessons_dir, package_dir: as for :func:`build_release`.
 
     Returns:
@@ -353,35 +391,37 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     lessons_dir = Path(lessons_dir or package_dir.parent / "lessons").resolve()
     out_dir = Path(out_dir).resolve()
     media_dir = package_dir.parent / "media"
+    earlier = _earlier_release(out_dir)  # before the build: a folder that is not ours is refused at once
     with tempfile.TemporaryDirectory() as scratch:
-        student = Path(scratch) / "student"
+        student, source = Path(scratch) / "student", Path(scratch) / "source"
         lessons = build_release(student, lessons_dir, package_dir)["lessons"]
-        _prepare_out_dir(out_dir)
-        try:
-            assignments = {}
-            for name in lessons:
-                folder = out_dir / "source" / Path(name).stem
-                shutil.copytree(student / package_dir.name, folder / package_dir.name)
-                notebook = nbformat.read(lessons_dir / name, as_version=4)
-                figures = []
-                for cell in notebook.cells:
-                    if cell.cell_type == "markdown":
-                        figures += MEDIA_LINK.findall(cell.source)
-                        cell.source = MEDIA_LINK.sub(r"](media/\1)", cell.source)
-                    else:
-                        cell.outputs, cell.execution_count = [], None
-                for figure in figures:
-                    if not (media_dir / figure).is_file():
-                        raise ValueError(f"{name} links ../media/{figure}, which {media_dir} does not hold")
-                    (folder / "media").mkdir(exist_ok=True)
-                    shutil.copy2(media_dir / figure, folder / "media" / figure)
-                nbformat.write(notebook, folder / name)
-                assignments[Path(name).stem] = {"notebook": name, "figures": figures}
-            (out_dir / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
-        except BaseException:
-            shutil.rmtree(out_dir, ignore_errors=True)
-            raise
-    manifest = {"package": package_dir.name, "nbgrader_assignments": assignments}
+        assignments = {}
+        for name in lessons:
+            folder = source / Path(name).stem
+            shutil.copytree(student / package_dir.name, folder / package_dir.name)
+            notebook = nbformat.read(lessons_dir / name, as_version=4)
+            figures = []
+            for cell in notebook.cells:
+                if cell.cell_type == "markdown":
+                    figures += MEDIA_LINK.findall(cell.source)
+                    cell.source = MEDIA_LINK.sub(r"](media/\1)", cell.source)
+                else:
+                    cell.outputs, cell.execution_count = [], None
+            for figure in figures:
+                if not (media_dir / figure).is_file():
+                    raise ValueError(f"{name} links ../media/{figure}, which {media_dir} does not hold")
+                (folder / "media").mkdir(exist_ok=True)
+                shutil.copy2(media_dir / figure, folder / "media" / figure)
+            nbformat.write(notebook, folder / name)
+            assignments[Path(name).stem] = {"notebook": name, "figures": figures}
+        if earlier is not None and NBGRADER_ASSIGNMENTS not in earlier:
+            shutil.rmtree(out_dir)  # a student release: every file in it is ours
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if (out_dir / "source").exists():
+            shutil.rmtree(out_dir / "source")
+        shutil.copytree(source, out_dir / "source")
+    (out_dir / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+    manifest = {"package": package_dir.name, NBGRADER_ASSIGNMENTS: assignments}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
@@ -414,7 +454,9 @@ def add_command(subparsers) -> None:
     parser.add_argument("--package", default=None, help="package folder (default: the installed unet_lib)")
     parser.add_argument("--nbgrader", action="store_true", help="write an nbgrader course folder instead: "
                         "nbgrader_config.py and source/<lesson>/ with the solved lesson, its figures and the "
-                        "library without solutions, for generate_assignment, autograde and generate_feedback")
+                        "library without solutions, for generate_assignment, autograde and generate_feedback; "
+                        "on an earlier course it rewrites only those and release.json, keeping the gradebook "
+                        "and nbgrader's folders")
     parser.set_defaults(handler=_run_release)
 
 
@@ -425,15 +467,16 @@ def _run_release(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"release: {error}", file=sys.stderr)
         return 2
+    # Both modes hand students the library without its graded bodies, so both warn where that crashes.
+    package_dir = Path(arguments.package or default_package_dir())
+    for problem in release_problems(arguments.lessons or package_dir.parent / "lessons", package_dir):
+        print(f"warning: raises NotImplementedError in the release: {problem}", file=sys.stderr)
     if arguments.nbgrader:
-        names = ", ".join(manifest["nbgrader_assignments"])
+        names = ", ".join(manifest[NBGRADER_ASSIGNMENTS])
         print(f"Wrote an nbgrader course to {arguments.out_dir}: assignments {names} in source/. There, run "
               "`nbgrader generate_assignment NAME`, collect the submissions, then `nbgrader autograde NAME` and "
               "`nbgrader generate_feedback NAME`.")
         return 0
-    package_dir = Path(arguments.package or default_package_dir())
-    for problem in release_problems(arguments.lessons or package_dir.parent / "lessons", package_dir):
-        print(f"warning: raises NotImplementedError in the release: {problem}", file=sys.stderr)
     n_exercises = sum(len(found) for found in manifest["lessons"].values())
     print(f"Wrote the student release to {arguments.out_dir}: {len(manifest['lessons'])} lessons, "
           f"{n_exercises} exercises, {len(manifest['exercises'])} recorded checks.")
