@@ -70,10 +70,15 @@ def test_widget_updates_and_shows_invalid_settings_as_a_message():
     explorer = transpose_explorer(input_size=2, kernel_size=3, stride=2, padding=1, output_padding=1)
     assert explorer.layout.output_size == 4
     assert "= 4" in explorer.message.value and "(matches)" in explorer.message.value
+    assert bytes(explorer.plot.value).startswith(b"\x89PNG") and explorer.plot.layout.display is None
+    drawn = bytes(explorer.plot.value)
     explorer.controls["stride"].value = 1  # output_padding 1 is now too large: a message, no exception
     assert explorer.layout is None and "output_padding must be smaller than stride" in explorer.message.value
+    assert explorer.plot.layout.display == "none"  # no stale figure beside the message
     explorer.controls["output_padding"].value = 0
     assert explorer.layout.output_size == 2 and "(matches)" in explorer.message.value
+    assert explorer.plot.layout.display is None and bytes(explorer.plot.value).startswith(b"\x89PNG")
+    assert bytes(explorer.plot.value) != drawn
     explorer.controls["padding"].value = "same"
     assert explorer.layout.output_size == 2 and "'same' with a" in explorer.message.value
 

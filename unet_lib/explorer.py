@@ -344,7 +344,7 @@ class TransposeExplorer:
         controls: name -> widget (``input_size``, ``kernel_size``, ``stride``, ``padding``,
             ``output_padding``, whose value ``"default"`` stands for None, Keras's default).
         message: HTML widget with the formula and Keras's shape, or the reason a setting is invalid.
-        plot: Output widget holding the figure.
+        plot: Image widget showing the figure as PNG, hidden while the setting is invalid.
         widget: the whole explorer, to ``display``.
         layout: the last valid :class:`TransposeLayout`, ``None`` while the setting is invalid.
     """
@@ -373,7 +373,9 @@ class TransposeExplorer:
         controls = widgets.VBox(list(self.controls.values()),
                                 layout=widgets.Layout(flex="0 0 auto", width=CONTROL_WIDTH))
         self.message = widgets.HTML(layout=widgets.Layout(flex="1 1 300px", min_width="260px", margin="0 0 0 12px"))
-        self.plot = widgets.Output()
+        # An Image widget, not an Output one: an Output widget captures the outputs of the running cell,
+        # which can leave nbclient (nbval, nbgrader) waiting for ever (jupyter/nbclient#312).
+        self.plot = widgets.Image(format="png")
         self.layout: TransposeLayout | None = None
         for control in self.controls.values():
             control.observe(self.update, names="value")
@@ -391,8 +393,6 @@ class TransposeExplorer:
 
     def update(self, change=None) -> None:
         """Recompute and redraw for the current settings; show the reason instead if they are invalid."""
-        from IPython.display import Image, clear_output, display
-
         settings = self.settings()
         try:
             self.layout = transpose_layout(**settings)
@@ -400,8 +400,7 @@ class TransposeExplorer:
         except ValueError as error:
             self.layout = None
             self.message.value = f"<b style='color:#D55E00'>Not a valid setting.</b><br>{error}"
-            with self.plot:
-                clear_output()
+            self.plot.layout.display = "none"
             return
         size = self.layout.output_size
         keras_layers = "Conv2DTranspose" + (" + Cropping2D" if isinstance(settings["padding"], int) else "")
@@ -411,9 +410,8 @@ class TransposeExplorer:
         # Shown as PNG bytes, so the drawing appears whatever matplotlib backend the notebook uses.
         png = io.BytesIO()
         draw_transpose_layout(self.layout).savefig(png, format="png", dpi=FIGURE_DPI)
-        with self.plot:
-            clear_output(wait=True)
-            display(Image(png.getvalue()))
+        self.plot.value = png.getvalue()
+        self.plot.layout.display = None
 
 
 def transpose_explorer(**settings) -> TransposeExplorer:
