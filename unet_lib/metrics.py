@@ -12,12 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from unet_lib._keras import keras
-
-
-def _validate_n_classes(n_classes) -> int:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-    return int(n_classes)
+from unet_lib._validate import check_positive_int
 
 
 def _validate_labels(y_true, y_pred, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +73,7 @@ def confusion_matrix(y_true, y_pred, n_classes: int, ignore_class: int | None = 
         array([[1, 0],
                [0, 1]])
     """
-    n_classes = _validate_n_classes(n_classes)
+    n_classes = check_positive_int("n_classes", n_classes)
     ignore_class = _validate_ignore_class(ignore_class)
     if ignore_class is not None:
         y_true, y_pred = _validate_labels(y_true, y_pred, None)  # shapes and dtypes, before dropping pixels
@@ -269,7 +264,7 @@ def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
         >>> boundary_iou(truth, np.array([[0, 0, 1, 1, 1, 1]]), 2, band_width=1)
         0.25
     """
-    n_classes = _validate_n_classes(n_classes)
+    n_classes = check_positive_int("n_classes", n_classes)
     y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
     band = boundary_band(y_true, band_width)
     if not band.any():
@@ -305,7 +300,7 @@ def two_band_boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -
         >>> two_band_boundary_iou(truth, np.array([[0, 0, 1, 1, 1, 1]]), 2, band_width=2)
         0.3333333333333333
     """
-    n_classes = _validate_n_classes(n_classes)
+    n_classes = check_positive_int("n_classes", n_classes)
     y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
     scores = np.full(n_classes, np.nan)
     for c in range(n_classes):
@@ -344,7 +339,7 @@ def mean_iou_metric(n_classes: int, name: str = "mean_iou", ignore_class: int | 
     Example:
         >>> model.compile(optimizer="adam", loss=..., metrics=[mean_iou_metric(3)])  # doctest: +SKIP
     """
-    return MeanIoUMetric(n_classes=_validate_n_classes(n_classes), name=name,
+    return MeanIoUMetric(n_classes=check_positive_int("n_classes", n_classes), name=name,
                          ignore_class=_validate_ignore_class(ignore_class))
 
 
@@ -359,7 +354,7 @@ class MeanIoUMetric(keras.metrics.Metric):
 
     def __init__(self, n_classes, name="mean_iou", ignore_class=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.n_classes = _validate_n_classes(n_classes)
+        self.n_classes = check_positive_int("n_classes", n_classes)
         self.ignore_class = _validate_ignore_class(ignore_class)
         # float32 counts are exact up to 2**24 pixels per cell, then off by a relative 1e-7 at most.
         self.confusion = self.add_variable(shape=(self.n_classes, self.n_classes), initializer="zeros",

@@ -21,6 +21,7 @@ import numpy as np
 
 from unet_lib import model as reference_model
 from unet_lib._keras import keras
+from unet_lib._validate import check_positive_int
 from unet_lib.checks.core import ExerciseNotWritten, not_written_message
 from unet_lib.data import N_CLASSES, make_shapes_dataset
 from unet_lib.environment import check_seed, grading_run, list_gpus, set_seed
@@ -89,9 +90,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         for name in ("n_filters", "depth", "n_train", "n_held_out", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         check_seed(self.seed)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")

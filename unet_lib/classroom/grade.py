@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -43,6 +44,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from unet_lib._validate import check_positive_int
 from unet_lib.classroom import reaper
 from unet_lib.classroom.sandbox_kernel import KERNEL_NAME, write_kernelspec
 
@@ -65,6 +67,12 @@ class Limits:
     cell_seconds: int = 900
     memory_mb: int = 8192
     max_processes: int = 512
+
+    def __post_init__(self):
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)) or not self.seconds > 0:
+            raise ValueError(f"seconds must be a positive number, got {self.seconds!r}")
+        for name in ("cell_seconds", "memory_mb", "max_processes"):
+            check_positive_int(name, getattr(self, name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,11 +115,16 @@ class _Cgroup:
             raise ValueError("grading needs cgroups and Debian's cgroup-tools (cgcreate, cgset, cgexec) to cap each "
                              "submission's memory and processes: install cgroup-tools and run as root")
         memory = "memory.max" if version == 2 else "memory.limit_in_bytes"
-        subprocess.run(["cgcreate", "-g", f"memory,pids:{self.name}"], check=True, capture_output=True)
-        subprocess.run(["cgset", "-r", f"{memory}={limits.memory_mb * 2**20}", "-r",
-                        f"pids.max={limits.max_processes}", self.name], check=True, capture_output=True)
         self.folders = [Path("/sys/fs/cgroup") / part / self.name for part in (("",) if version == 2 else
                                                                                ("memory", "pids"))]
+        for command in (["cgcreate", "-g", f"memory,pids:{self.name}"],
+                        ["cgset", "-r", f"{memory}={limits.memory_mb * 2**20}", "-r",
+                         f"pids.max={limits.max_processes}", self.name]):
+            made = subprocess.run(command, capture_output=True, text=True)
+            if made.returncode != 0:
+                self.remove()
+                raise ValueError(f"grading could not set up a cgroup ({command[0]}: {made.stderr.strip()[:200]}): "
+                                 "it needs root and cgroups with the memory and pids controllers")
 
     def prefix(self) -> list[str]:
         """Run a command in the cgroup, under a reaper of all it leaves behind (:mod:`unet_lib.classroom.reaper`)."""
@@ -210,7 +223,7 @@ def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, 
             # nbgrader's own last line only says "see the traceback above": name the error it refers to.
             reason = [line.strip() for line in log.splitlines() if re.search(r"Error|Exception|died|[Tt]imeout", line)
                       and "Please see" not in line][-1:] or ["no message"]
-            return f"autograde failed ({'killed: out of memory or processes?' if process.returncode < 0 else ''}" \
+            return f"autograde failed ({'killed: out of memory or processes? ' if process.returncode < 0 else ''}" \
                    f"{reason[0][:300]})"
         return "graded"
     finally:
@@ -273,8 +286,9 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
     course, submissions_dir, out_csv = Path(course_dir).resolve(), Path(submissions_dir).resolve(), Path(out_csv)
     if not (course / "nbgrader_config.py").is_file() or not (course / "source").is_dir():
         raise ValueError(f"course_dir must be an nbgrader course from `release --nbgrader`, got {str(course)!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    workers = check_positive_int("workers", workers)
+    if importlib.util.find_spec("nbgrader") is None:
+        raise ValueError("grading needs nbgrader: install the course's dev extra (pip install -e \".[dev]\")")
     if not submissions_dir.is_dir():
         raise ValueError(f"submissions_dir must be a folder of student folders, got {str(submissions_dir)!r}")
     for tool in ("bwrap", "cgexec"):
@@ -286,6 +300,7 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
         if len(found) == 1:
             notebooks[folder.name] = found[0].name
     jobs = _submissions(submissions_dir, notebooks)
+    _Cgroup(limits).remove()  # cgroups usable here (root, cgroup-tools, the limits accepted), before any grading
     with tempfile.TemporaryDirectory(prefix="unet-grade-") as scratch_name:
         scratch = Path(scratch_name)
         environment = _environment(scratch / "jupyter")
@@ -409,9 +424,9 @@ def add_command(subparsers) -> None:
 
 
 def _run_grade(arguments: argparse.Namespace) -> int:
-    limits = Limits(seconds=arguments.timeout, cell_seconds=arguments.cell_timeout, memory_mb=arguments.memory_mb,
-                    max_processes=arguments.max_processes)
     try:
+        limits = Limits(seconds=arguments.timeout, cell_seconds=arguments.cell_timeout,
+                        memory_mb=arguments.memory_mb, max_processes=arguments.max_processes)
         grades = grade(arguments.course_dir, arguments.submissions_dir, arguments.out, limits, arguments.workers)
     except ValueError as error:
         print(f"grade: {error}", file=sys.stderr)

@@ -95,6 +95,17 @@ def _new_cell_id(source: str, taken: set[str]) -> str:
     raise ValueError(f"no free cell id for a cell: {sorted(taken)[:5]}...")
 
 
+def _read(path: Path):
+    """The notebook at ``path``; nbformat's warning about cells without an id is left out: we name them."""
+    import warnings
+
+    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=nbformat.validator.MissingIDFieldWarning)
+        return nbformat.read(path, as_version=4)
+
+
 def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: Mapping[str, int] = POINTS
                       ) -> list[str]:
     """One message per lesson cell whose nbgrader metadata differs from what :func:`write_metadata` writes.
@@ -104,12 +115,10 @@ def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: 
     Returns:
         E.g. ``"00_setup.ipynb cell 13: nbgrader metadata is missing, want {...}"``; empty when all agree.
     """
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
-
     known = discover_exercises(package_dir)
     problems = []
     for path in _lessons(Path(lessons_dir)):
-        cells = nbformat.read(path, as_version=4).cells
+        cells = _read(path).cells
         wanted = expected_metadata(cells, known, path.name, points)
         problems += [f"{path.name} cell {index}: has no cell id" for index in _cells_without_id(path)]
         for index, cell in enumerate(cells):
@@ -140,7 +149,7 @@ def write_metadata(lessons_dir: str | Path, package_dir: str | Path, points: Map
     known = discover_exercises(package_dir)
     changed = []
     for path in _lessons(Path(lessons_dir)):
-        notebook = nbformat.read(path, as_version=4)
+        notebook = _read(path)
         wanted = expected_metadata(notebook.cells, known, path.name, points)
         before = nbformat.writes(notebook)
         missing_ids = _cells_without_id(path)

@@ -35,8 +35,7 @@ KERNEL_NAME = "unet-course-sandbox"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 """Read-only in the sandbox, where they exist (``/bin`` and ``/lib`` are links into ``/usr`` on Debian)."""
 
-PASSED_ENVIRONMENT = ("NBGRADER_EXECUTION", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "OMP_NUM_THREADS", "LANG",
-                      "UNET_LIB_TRAINING_BUDGET")
+PASSED_ENVIRONMENT = ("NBGRADER_EXECUTION", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "OMP_NUM_THREADS", "LANG")
 """Variables of the grader's environment the kernel keeps; every other one is dropped (``--clearenv``)."""
 
 
