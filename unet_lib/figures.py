@@ -850,12 +850,15 @@ def _layer_shape(model, name: str) -> tuple[int, ...]:
 
 
 @_in_default_style
-def unet_figure() -> DrawnFigure:
+def unet_figure(build_model=None) -> DrawnFigure:
     """``unet.png``: the course's full U-Net, with the tensor shape at every stage.
 
     Every shape is read from the layers of an actual U-Net built with :data:`UNET_CONFIG` (the
-    model's defaults) by the reference :func:`unet_lib.model.unet_model`, so the figure follows the code
-    (the student copy ships the figure drawn: there the builder is an exercise).
+    model's defaults), so the figure follows the code.
+
+    Args:
+        build_model: builds the U-Net with the stage names of :func:`unet_lib.model.unet_model`;
+            ``None`` for that reference (an exercise in the student copy, where the figure is drawn already).
 
     Returns:
         A :class:`DrawnFigure` whose data holds ``config``, ``n_params`` (the model's parameter
@@ -865,7 +868,7 @@ def unet_figure() -> DrawnFigure:
 
     config = UNET_CONFIG
     depth = config["depth"]
-    model = reference_model.unet_model(**config)
+    model = (build_model or reference_model.unet_model)(**config)
     names = ["image", "bottleneck_conv2", "head_conv", "logits"]
     for level in range(1, depth + 1):
         names += [f"encoder{level}_conv2", f"encoder{level}_pool"]
