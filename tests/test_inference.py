@@ -8,6 +8,7 @@ from unet_lib.environment import set_seed
 from unet_lib.inference import predict_image, size_multiple
 from unet_lib.model import unet_model
 from unet_lib.pretrained import mobilenet_unet
+from unet_lib.training import predict_masks
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,7 @@ def test_a_one_channel_model_labels_a_pixel_1_where_its_logit_is_positive(bias, 
     assert labels.dtype == np.int32
     np.testing.assert_array_equal(labels, np.full((13, 21), label))
     np.testing.assert_allclose(predict_image(binary, image, return_logits=True), np.full((13, 21, 1), bias))
+    np.testing.assert_array_equal(predict_masks(binary, image[None, :12, :20]), np.full((1, 12, 20), label))
 
 
 @pytest.mark.parametrize(("options", "message"), [

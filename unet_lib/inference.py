@@ -92,14 +92,26 @@ def size_multiple(model) -> int:
     return max(round(side / max(least, 1)) for side, least in zip(probe, smallest, strict=True))
 
 
-def _forward(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
-    """Logits of ``tiles`` ``(N, T, T, C)``, fed in batches of exactly ``batch_size`` (one compiled shape)."""
+def batched_logits(model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """float32 logits of ``images`` ``(N, H, W, C)``, fed in batches of exactly ``batch_size``.
+
+    The last chunk is padded with blank images that are dropped again: one input shape, so TensorFlow and
+    JAX trace the forward pass once (``model.predict`` on a smaller last batch traces it anew).
+    """
     outputs = []
-    for start in range(0, len(tiles), batch_size):
-        chunk = tiles[start:start + batch_size]
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
         padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)])
         outputs.append(np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch(padded)))[:len(chunk)])
     return np.concatenate(outputs).astype(np.float32)
+
+
+def labels_from_logits(logits: np.ndarray) -> np.ndarray:
+    """int32 labels ``(...)`` of logits ``(..., n_classes)``: the argmax over classes, or for one channel (a
+    sigmoid model) ``logits[..., 0] > 0`` as 0 or 1 (a logit above 0 is a probability above 0.5)."""
+    if logits.shape[-1] == 1:
+        return (logits[..., 0] > 0).astype(np.int32)
+    return logits.argmax(axis=-1).astype(np.int32)
 
 
 def _sides(sides) -> str:
@@ -159,7 +171,7 @@ def predict_image(model, image, tile_size: int | None = None, overlap: int = 0, 
                              f"{image.shape}, which pads to {_sides(padded_size)} (multiples of {multiple}): pass "
                              f"tile_size, or build the model with input_size (None, None, {channels})")
         padded = np.pad(image, [(0, padded_size[0] - height), (0, padded_size[1] - width), (0, 0)], mode="symmetric")
-        logits = _forward(model, padded[None], 1)[0][:height, :width]
+        logits = batched_logits(model, padded[None], 1)[0][:height, :width]
     else:
         tile_size = _check_positive_int("tile_size", tile_size)
         if any(side not in (None, tile_size) for side in model_sides):
@@ -184,17 +196,13 @@ def predict_image(model, image, tile_size: int | None = None, overlap: int = 0, 
         for start in range(0, len(origins), batch_size * 8):  # a bounded number of tiles in memory at once
             chunk = origins[start:start + batch_size * 8]
             tiles = np.stack([padded[y:y + tile_size, x:x + tile_size] for y, x in chunk])
-            tile_logits = _forward(model, tiles, batch_size)
+            tile_logits = batched_logits(model, tiles, batch_size)
             if logits is None:
                 logits = np.empty((rows * step, columns * step, tile_logits.shape[-1]), np.float32)
             for (y, x), scores in zip(chunk, tile_logits, strict=True):
                 logits[y:y + step, x:x + step] = scores[overlap:overlap + step, overlap:overlap + step]
         logits = logits[:height, :width]
-    if return_logits:
-        return logits
-    if logits.shape[-1] == 1:
-        return (logits[..., 0] > 0).astype(np.int32)
-    return logits.argmax(axis=-1).astype(np.int32)
+    return logits if return_logits else labels_from_logits(logits)
 
 
 MEASURE = """

@@ -25,6 +25,7 @@ from unet_lib._validate import check_positive_int
 from unet_lib.checks.core import ExerciseNotWritten, not_written_message
 from unet_lib.data import N_CLASSES, make_shapes_dataset
 from unet_lib.environment import check_seed, grading_run, list_gpus, set_seed
+from unet_lib.inference import batched_logits, labels_from_logits
 from unet_lib.metrics import (
     CrossEntropyDiceLoss,
     confusion_matrix,
@@ -329,10 +330,11 @@ def _validated_masks(masks, n_classes: int) -> np.ndarray:
 
 
 def predict_masks(model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """The class of every pixel: the argmax of the model's logits.
+    """The class of every pixel: the argmax of the model's logits, or logit > 0 for a one-channel model
+    (:func:`unet_lib.inference.labels_from_logits`).
 
-    Every forward pass gets exactly ``batch_size`` images (``model.predict_on_batch``), the last
-    chunk and a single image padded with blank ones that are dropped again. On TensorFlow and JAX a
+    Every forward pass gets exactly ``batch_size`` images (:func:`unet_lib.inference.batched_logits`), the
+    last chunk and a single image padded with blank ones that are dropped again. On TensorFlow and JAX a
     compiled forward pass is traced once per input shape: with one shape a model is traced on its
     first call only, so one image after a batch of 256 takes milliseconds, not a new trace (about
     a second, and TensorFlow's retracing warning) as with ``model.predict`` on varying batches.
@@ -351,15 +353,8 @@ def predict_masks(model, images: np.ndarray, batch_size: int = 16) -> np.ndarray
     images = np.asarray(images, dtype=np.float32)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (N, H, W, C) or a single (H, W, C) image, got shape {images.shape}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    batch = images[None] if images.ndim == 3 else images
-    labels = np.empty(batch.shape[:3], dtype=np.int32)
-    for start in range(0, len(batch), batch_size):
-        chunk = batch[start:start + batch_size]
-        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)])
-        logits = np.asarray(model.predict_on_batch(padded))
-        labels[start:start + len(chunk)] = logits[:len(chunk)].argmax(axis=-1)
+    batch_size = check_positive_int("batch_size", batch_size)
+    labels = labels_from_logits(batched_logits(model, images[None] if images.ndim == 3 else images, batch_size))
     return labels[0] if images.ndim == 3 else labels
 
 
