@@ -33,6 +33,13 @@ def one_hot_cases() -> list[Case]:
     return [Case(label, (mask, n), one_hot(mask, n)) for label, mask, n in inputs]
 
 
+def one_hot_hidden_cases() -> list[Case]:
+    """Graded but not shown: a batch of masks, a nested list, classes that never occur (inputs only: the grader
+    computes the answers with the reference)."""
+    return [Case("batch of 2 masks of 3x4, 6 classes", (np.random.default_rng(1).integers(0, 5, (2, 3, 4)), 6), None),
+            Case("nested list [[2, 0], [1, 1]], 3 classes", ([[2, 0], [1, 1]], 3), None)]
+
+
 def check_one_hot(learner_one_hot: Callable[[np.ndarray, int], np.ndarray]) -> None:
     """Check a learner's ``one_hot(mask, n_classes)`` against the reference on several masks."""
     verify("one_hot", learner_one_hot, one_hot_cases())
@@ -60,6 +67,17 @@ def colour_mask_to_labels_cases() -> list[Case]:
     inputs = [(label, _paint(labels, palette), palette) for label, labels, palette in inputs]
     return [Case(label, (mask_rgb, palette), colour_mask_to_labels(mask_rgb, palette))
             for label, mask_rgb, palette in inputs]
+
+
+def colour_mask_to_labels_hidden_cases() -> list[Case]:
+    """Graded but not shown: a batch painted with a six-colour palette of tuples, then the same batch with one
+    colour in no palette (the reference raises ValueError)."""
+    palette = [(0, 0, 0), (255, 255, 255), (10, 20, 30), (30, 20, 10), (0, 0, 1), (1, 0, 0)]
+    painted = _paint(np.random.default_rng(5).integers(0, 6, (3, 4, 5)), palette)
+    unknown = painted.copy()
+    unknown[1, 2, 3] = (9, 9, 9)
+    return [Case("batch of 3 masks of 4x5, six colours", (painted, palette), None),
+            Case("a pixel coloured (9, 9, 9), in no palette: ValueError", (unknown, palette), None)]
 
 
 def check_colour_mask_to_labels(learner_function: Callable[[np.ndarray, object], np.ndarray]) -> None:

@@ -16,9 +16,9 @@ from unet_lib.checks.core import (
     Case,
     CheckFailed,
     ExerciseNotWritten,
-    describe_difference,
     no_library_answers,
     not_written_message,
+    structure_difference,
 )
 from unet_lib.model import conv_block, unet_model, upsampling_block
 
@@ -28,13 +28,14 @@ GRADED = {
     "upsampling_block": ["unet_lib.model.upsampling_block"],
     "unet_model": ["unet_lib.model.unet_model"],
 }
+GRADED_AS = {"conv_block": "block", "upsampling_block": "block", "unet_model": "model"}
+"""How the grader calls each exercise's function (:mod:`unet_lib.classroom.sandbox_harness`): on ``keras.Input``
+tensors of the case's ``input_shapes`` ("block"), or with the case's keyword arguments ("model"), and then
+summarises the Keras model layer by layer. Exercises of other checks modules are called on their cases' arguments."""
 
 LayerRow = tuple[str, tuple, int, str]
 """``(layer type, output shape, parameter count, settings)``, e.g.
 ``("Conv2D", (None, 96, 128, 32), 896, "3x3 stride 1 same relu HeNormal")``."""
-
-ROW_FIELDS = ("layer type", "output shape", "parameter count", "settings")
-
 
 def _layer_settings(layer) -> str:
     """The settings of a layer that change what it computes but not its shape or parameter count."""
@@ -79,38 +80,6 @@ def layer_summary(model) -> list[LayerRow]:
     ]
 
 
-def _format_row(row: LayerRow) -> str:
-    kind, shape, n_params, settings = row
-    return f"{kind:<16} output {shape!s:<22} {n_params:>9,} params  {settings}".rstrip()
-
-
-def first_layer_difference(got: Sequence[LayerRow], expected: Sequence[LayerRow]) -> str | None:
-    """Say where two layer summaries first differ, or return ``None`` when they are the same.
-
-    Args:
-        got: the learner's rows, from :func:`layer_summary`.
-        expected: the reference's rows.
-
-    Returns:
-        A message naming the first differing layer (its index, both rows and which field
-        differs), or ``None``.
-    """
-    for index, (got_row, expected_row) in enumerate(zip(got, expected, strict=False)):
-        for field, got_value, expected_value in zip(ROW_FIELDS, got_row, expected_row, strict=True):
-            difference = describe_difference(got_value, expected_value)
-            if difference is not None:
-                return (f"layer {index} differs ({field}: {difference}).\n"
-                        f"  expected {_format_row(expected_row)}\n"
-                        f"  got      {_format_row(got_row)}")
-    if len(got) < len(expected):
-        return (f"the model has {len(got)} layers, the reference {len(expected)}; "
-                f"the first one missing is layer {len(got)}:\n  expected {_format_row(expected[len(got)])}")
-    if len(got) > len(expected):
-        return (f"the model has {len(got)} layers, the reference {len(expected)}; "
-                f"the first extra one is layer {len(expected)}:\n  got      {_format_row(got[len(expected)])}")
-    return None
-
-
 def _verify_structure(title: str, learner: Callable, build: Callable[..., dict], cases: Sequence[Case]) -> None:
     """Like :func:`unet_lib.checks.core.verify`, with layer-by-layer feedback.
 
@@ -128,11 +97,7 @@ def _verify_structure(title: str, learner: Callable, build: Callable[..., dict],
             raise
         except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
             raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
-        difference = first_layer_difference(got["layers"], case.expected["layers"])
-        if difference is None:
-            if describe_difference(got["returned_shapes"], case.expected["returned_shapes"]) is not None:
-                difference = (f"every layer matches, but the tensors returned have shapes {got['returned_shapes']}, "
-                              f"the reference's {case.expected['returned_shapes']} (is the right tensor returned?)")
+        difference = structure_difference(got, case.expected)
         if difference is not None:
             raise CheckFailed(f"{title}: case '{case.label}': {difference}")
     print(f"✓ {title}: all {len(cases)} cases match the reference, layer by layer.")
@@ -146,7 +111,7 @@ def _as_tensor_list(title: str, returned) -> list:
     return tensors
 
 
-def _summarise_block(title: str, block: Callable, input_shapes: Sequence[tuple], kwargs: dict) -> dict:
+def summarise_block(title: str, block: Callable, input_shapes: Sequence[tuple], kwargs: dict) -> dict:
     """Call ``block`` on fresh ``keras.Input`` tensors and summarise the model from them to its outputs."""
     inputs = [keras.Input(shape) for shape in input_shapes]
     outputs = _as_tensor_list(title, block(*inputs, **kwargs))
@@ -160,7 +125,7 @@ def _verify_block(title: str, learner_block: Callable, cases: Sequence[Case]) ->
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner_block).__name__}")
 
     def build(input_shapes, kwargs):
-        return _summarise_block(title, learner_block, input_shapes, kwargs)
+        return summarise_block(title, learner_block, input_shapes, kwargs)
 
     _verify_structure(title, learner_block, build, cases)
 
@@ -178,10 +143,18 @@ def conv_block_cases() -> list[Case]:
          {"n_filters": 8, "dropout_prob": 0.0, "max_pooling": True, "batch_norm": True}),
     ]
     return [
-        Case(label, (), _summarise_block("conv_block", conv_block, [shape], kwargs),
+        Case(label, (), summarise_block("conv_block", conv_block, [shape], kwargs),
              {"input_shapes": [shape], "kwargs": kwargs})
         for label, shape, kwargs in settings
     ]
+
+
+def conv_block_hidden_cases() -> list[Case]:
+    """Graded but not shown: odd sizes, batch normalisation with dropout, and a block without pooling."""
+    settings = [("10x14x5 input, 6 filters, dropout 0.2, batch normalisation, pooling", (10, 14, 5),
+                 {"n_filters": 6, "dropout_prob": 0.2, "max_pooling": True, "batch_norm": True}),
+                ("8x8x4 input, 3 filters, no pooling", (8, 8, 4), {"n_filters": 3, "max_pooling": False})]
+    return [Case(label, (), None, {"input_shapes": [shape], "kwargs": kwargs}) for label, shape, kwargs in settings]
 
 
 def check_conv_block(learner_conv_block: Callable) -> None:
@@ -207,10 +180,18 @@ def upsampling_block_cases() -> list[Case]:
          {"n_filters": 16, "batch_norm": True}),
     ]
     return [
-        Case(label, (), _summarise_block("upsampling_block", upsampling_block, shapes, kwargs),
+        Case(label, (), summarise_block("upsampling_block", upsampling_block, shapes, kwargs),
              {"input_shapes": shapes, "kwargs": kwargs})
         for label, shapes, kwargs in settings
     ]
+
+
+def upsampling_block_hidden_cases() -> list[Case]:
+    """Graded but not shown: another level (3x5x20 from below, 6x10x12 skip, 7 filters), with and without batch
+    normalisation."""
+    return [Case(f"3x5x20 from below, 6x10x12 skip, 7 filters, batch_norm={batch_norm}", (), None,
+                 {"input_shapes": [(3, 5, 20), (6, 10, 12)], "kwargs": {"n_filters": 7, "batch_norm": batch_norm}})
+            for batch_norm in (False, True)]
 
 
 def check_upsampling_block(learner_upsampling_block: Callable) -> None:
@@ -222,7 +203,7 @@ def check_upsampling_block(learner_upsampling_block: Callable) -> None:
     _verify_block("upsampling_block", learner_upsampling_block, upsampling_block_cases())
 
 
-def _summarise_model(title: str, build_model: Callable, kwargs: dict) -> dict:
+def summarise_model(title: str, build_model: Callable, kwargs: dict) -> dict:
     model = build_model(**kwargs)
     if not isinstance(model, keras.Model):
         raise CheckFailed(f"{title}: expected a keras.Model to be returned, got {type(model).__name__} {model!r}")
@@ -240,7 +221,16 @@ def unet_model_cases() -> list[Case]:
         ("32x32x3 input, 4 filters, 3 classes, depth 3, dropout 0.5",
          {"input_size": (32, 32, 3), "n_filters": 4, "n_classes": 3, "depth": 3, "dropout_prob": 0.5}),
     ]
-    return [Case(label, (), _summarise_model("unet_model", unet_model, kwargs), kwargs) for label, kwargs in settings]
+    return [Case(label, (), summarise_model("unet_model", unet_model, kwargs), kwargs) for label, kwargs in settings]
+
+
+def unet_model_hidden_cases() -> list[Case]:
+    """Graded but not shown: a one-channel 32x48 input with 5 classes, and any image size (``None``) at depth 2."""
+    return [Case("32x48x1 input, 4 filters, 5 classes", (), None,
+                 {"input_size": (32, 48, 1), "n_filters": 4, "n_classes": 5}),
+            Case("any size (None, None, 3), 2 filters, 3 classes, depth 2, batch normalisation, no dropout", (), None,
+                 {"input_size": (None, None, 3), "n_filters": 2, "n_classes": 3, "depth": 2, "batch_norm": True,
+                  "dropout_prob": 0.0})]
 
 
 def check_unet_model(learner_unet_model: Callable) -> None:
@@ -256,6 +246,6 @@ def check_unet_model(learner_unet_model: Callable) -> None:
         raise CheckFailed(f"unet_model: expected a function to check, got {type(learner_unet_model).__name__}")
 
     def build(**kwargs):
-        return _summarise_model("unet_model", learner_unet_model, kwargs)
+        return summarise_model("unet_model", learner_unet_model, kwargs)
 
     _verify_structure("unet_model", learner_unet_model, build, unet_model_cases())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -36,6 +37,22 @@ def conv_transpose_output_size_cases() -> list[Case]:
     return [Case(label, args, conv_transpose_output_size(*args, **kwargs), kwargs) for label, args, kwargs in inputs]
 
 
+def conv_transpose_output_size_hidden_cases() -> list[Case]:
+    """Graded but not shown: every size, kernel, stride, padding and output padding below, except those the reference
+    refuses (explicit paddings that crop everything; "same" with an even kernel and no extra row, which TensorFlow
+    refuses): checking arguments is not this exercise."""
+    cases = []
+    for i, k, stride, padding in itertools.product([1, 3, 7], [1, 2, 5], [1, 2, 4], [0, 1, "same", "valid"]):
+        for output_padding in [None, *range(stride)]:
+            if isinstance(padding, int) and (i - 1) * stride - 2 * padding + k + (output_padding or 0) < 1:
+                continue
+            if padding == "same" and output_padding is not None and k % 2 + output_padding == 0:
+                continue
+            cases.append(Case(f"i={i}, k={k}, stride={stride}, padding={padding!r}, output_padding={output_padding}",
+                              (i, k, stride, padding, output_padding), None))
+    return cases
+
+
 def check_conv_transpose_output_size(learner_function: Callable[..., int]) -> None:
     """Check a learner's ``conv_transpose_output_size(i, k, stride, padding, output_padding)``."""
     verify("conv_transpose_output_size", learner_function, conv_transpose_output_size_cases())
@@ -59,6 +76,15 @@ def conv_transpose2d_naive_cases() -> list[Case]:
          (batch, rng.integers(-2, 3, size=(2, 2, 1, 2)).astype(float)), {"stride": 2, "padding": "valid"}),
     ]
     return [Case(label, args, conv_transpose2d_naive(*args, **kwargs), kwargs) for label, args, kwargs in inputs]
+
+
+def conv_transpose2d_naive_hidden_cases() -> list[Case]:
+    """Graded but not shown: stride 3 on a batch of 2 with 2 input and 3 output channels, every padding kind."""
+    rng = np.random.default_rng(7)
+    x, kernel = rng.normal(size=(2, 4, 5, 2)), rng.normal(size=(3, 2, 3, 2))
+    return [Case(f"batch of 2, 4x5x2 -> 3 channels, 3x2 kernel, stride 3, padding={padding!r}, "
+                 f"output_padding={output_padding}", (x, kernel, 3, padding, output_padding), None)
+            for padding, output_padding in [(0, None), (1, None), ("same", None), ("valid", None), ("same", 2), (1, 1)]]
 
 
 def check_conv_transpose2d_naive(learner_function: Callable[..., np.ndarray]) -> None:

@@ -1,43 +1,50 @@
-"""Grade a class with nbgrader's autograde, each submission in a sandbox: ``python -m unet_lib grade COURSE DIR``.
+"""Grade a class in sandboxes, with points decided outside them: ``python -m unet_lib grade COURSE DIR``.
 
 ``COURSE`` is an nbgrader course folder written by ``python -m unet_lib release COURSE --nbgrader``;
 ``DIR`` holds one folder per student with the lesson notebooks they hand back
-(``DIR/alice/01_transpose_convolution.ipynb``). The grading itself is nbgrader's: its ``autograde``
-runs every cell of each notebook, with the locked self-check cells (hidden tests included) restored
-from its gradebook, and scores the grade cells; ``generate_feedback`` writes the HTML feedback. What
-this module adds is what nbgrader lacks, and only that:
+(``DIR/alice/01_transpose_convolution.ipynb``). For each student and lesson:
 
-- **confinement**: nbgrader starts each kernel through :mod:`unet_lib.classroom.sandbox_kernel`, in
-  `bubblewrap <https://github.com/containers/bubblewrap>`_: a read-only system, the student copy of
-  the library, its own notebook folder, no network, no other process, nothing of the course folder
-  or of other students;
-- **limits**: each submission's autograde runs in a cgroup of its own (Debian's cgroup-tools:
-  ``cgcreate``, ``cgset``, ``cgexec``) capping its total memory and its number of processes, and
-  under a wall-clock limit; what is left of it afterwards is killed, and reaped by a
-  :mod:`~unet_lib.classroom.reaper` of its own, so that no zombie keeps its cgroup from being removed;
-- **one row per submission, whatever it does**: every (student, lesson) is graded by its own
-  ``nbgrader autograde --student`` call; a crash, a timeout or a broken notebook costs that row
-  only, and ``grades.csv`` is always written.
+1. **The grader reads the notebook** itself, as a regular file opened without following links, at most
+   :data:`MAX_NOTEBOOK_BYTES`, and parses it as JSON; anything else is "not a notebook" in that row.
+2. **The student's functions are called on the graded cases in a sandbox**
+   (:mod:`unet_lib.classroom.sandbox`: uid nobody, no capability, no network, its own ``/tmp`` and
+   ``/sandbox``, read-only everything else) by :mod:`unet_lib.classroom.sandbox_harness`, where the course
+   library is absent. Only plain data comes back (:mod:`unet_lib.classroom.plain_data`), at most
+   ``Limits.output_mb``.
+3. **The points are decided here**, in a process that runs no student code: each answer is compared
+   with the reference's answers that ``release --nbgrader`` recorded in ``COURSE/grading.json`` (visible
+   and hidden cases; the expected answers never enter a sandbox). An exercise scores its points when every
+   case matches.
+4. **The notebook runs top to bottom in a second sandbox** (:mod:`unet_lib.classroom.sandbox_notebook`,
+   with the student copy of the library and the lesson's figures) for the feedback: its outputs, whatever
+   they are, never change a point.
+5. **Feedback** goes to ``COURSE/feedback/<student>/<lesson>/<lesson>.html``, written here from that plain
+   data: the points per exercise, what differed, and the executed cells, every text escaped and only PNG
+   images kept.
 
-Only the lesson notebooks of a submission are taken, as regular files (a symbolic link or any other
-file is ignored), so nothing outside the submission is read on its behalf.
+Each submission's two sandboxes run in a cgroup of its own (Debian's cgroup-tools: ``cgcreate``,
+``cgset``, ``cgexec``) capping the memory and processes of all its processes together, under a
+:mod:`~unet_lib.classroom.reaper` that ends and reaps whatever they leave; the cgroup is removed after.
+Every (student, lesson) is its own row of ``grades.csv``: a crash, a timeout, a broken notebook or an
+odd folder name costs that row only.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import dataclasses
-import importlib.util
+import html
 import json
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -45,11 +52,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from unet_lib._validate import check_positive_int
-from unet_lib.classroom import reaper
-from unet_lib.classroom.sandbox_kernel import KERNEL_NAME, write_kernelspec
+from unet_lib.checks.core import describe_difference, structure_difference
+from unet_lib.classroom import plain_data, reaper, sandbox, sandbox_harness, sandbox_notebook
+from unet_lib.classroom.release import GRADING
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
-STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""A handed-in notebook larger than this is not read."""
+NOT_HANDED_IN = "not handed in"
+SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula; a ``grades.csv`` field starting so gets a ``'`` first."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,21 +68,25 @@ class Limits:
     """What one submission's grading may use.
 
     Attributes:
-        seconds: wall-clock limit of the whole autograde of one notebook.
-        cell_seconds: nbgrader's limit per cell (``Execute.timeout``).
-        memory_mb: total memory of the submission's processes (its cgroup), nbgrader's included.
+        seconds: wall-clock limit of each of its two sandboxes (the graded calls; the notebook's run).
+        cell_seconds: limit of one cell in the notebook's run; a cell past it is interrupted, the next runs.
+        memory_mb: total memory of the submission's processes (its cgroup), its tmpfs files included.
         max_processes: processes and threads at once in that cgroup.
+        disk_mb: size of each of the sandbox's writable folders, ``/sandbox`` and ``/tmp``.
+        output_mb: what is kept of what a sandbox hands back (answers, or the executed notebook).
     """
 
     seconds: float = 1800
     cell_seconds: int = 900
     memory_mb: int = 8192
     max_processes: int = 512
+    disk_mb: int = 512
+    output_mb: int = 20
 
     def __post_init__(self):
         if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)) or not self.seconds > 0:
             raise ValueError(f"seconds must be a positive number, got {self.seconds!r}")
-        for name in ("cell_seconds", "memory_mb", "max_processes"):
+        for name in ("cell_seconds", "memory_mb", "max_processes", "disk_mb", "output_mb"):
             check_positive_int(name, getattr(self, name))
 
 
@@ -86,15 +101,392 @@ class Grade:
     status: str
 
 
-def _nbgrader_command(course: Path, *arguments: str) -> list[str]:
-    return [sys.executable, "-m", "nbgrader", *arguments, f"--CourseDirectory.root={course}"]
+@dataclasses.dataclass(frozen=True)
+class ExerciseResult:
+    """How one exercise of a submission scored: its points and, when they are 0, the first reason."""
+
+    exercise: str
+    points: float
+    max_points: float
+    message: str
 
 
-def _environment(jupyter_dir: Path) -> dict[str, str]:
-    # nbgrader runs `alembic` (its database migrations) from PATH: this environment's, even if not activated.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return dict(os.environ, PATH=path, JUPYTER_PATH=str(jupyter_dir), TF_CPP_MIN_LOG_LEVEL="3",
-                PYTHONWARNINGS="ignore")
+def read_notebook(path: Path) -> dict | str:
+    """The notebook at ``path`` as JSON, or a short reason why it is not one.
+
+    Opened without following a link, and only as a regular file of at most :data:`MAX_NOTEBOOK_BYTES`: a link,
+    a folder or a device is not read, nor is anything outside the submission on its behalf.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        return f"not read ({'a link' if error.errno == 40 else os.strerror(error.errno)})"
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            return "not a regular file"
+        text = file.read(MAX_NOTEBOOK_BYTES + 1)
+    if len(text) > MAX_NOTEBOOK_BYTES:
+        return f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
+    try:
+        notebook = json.loads(text)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list) or not all(
+            isinstance(cell, dict) and isinstance(cell.get("cell_type"), str) and _is_source(cell.get("source"))
+            for cell in cells):
+        return "JSON, but not a notebook (no list of cells with a type and a source)"
+    return notebook
+
+
+def _is_source(source) -> bool:
+    return isinstance(source, str) or isinstance(source, list) and all(isinstance(line, str) for line in source)
+
+
+def _text(source) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+def code_cells(notebook: dict) -> list[str]:
+    """The sources of the notebook's code cells, in order."""
+    return [_text(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def _write_files(folder: Path, files: dict[str, str | Path]) -> None:
+    """Write ``files`` (name -> text, or a file to copy) into ``folder``, readable by the sandbox's nobody."""
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for name, content in files.items():
+        target = folder / name
+        if isinstance(content, Path):
+            shutil.copyfile(content, target)
+        else:
+            target.write_text(content, encoding="utf-8")
+        target.chmod(0o644)
+
+
+def _harness_library(student_package: Path, into: Path) -> None:
+    """The part of the student copy that the harness may import for real: its private helper modules (``_keras``
+    and the like) and its ``checks``; every other module of the package is a stand-in there."""
+    target = into / student_package.name
+    shutil.copytree(student_package / "checks", target / "checks",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for module in student_package.glob("_*.py"):
+        if module.name != "__init__.py":
+            shutil.copyfile(module, target / module.name)
+    for path in [into, *into.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+class _Submission:
+    """One student's notebook for one lesson: its two sandboxes, in a cgroup of their own."""
+
+    def __init__(self, course: Path, grading: dict, lesson: str, notebook: dict, limits: Limits, scratch: Path):
+        self.course, self.grading, self.lesson, self.notebook = course, grading, lesson, notebook
+        self.limits, self.scratch = limits, scratch
+        self.source = course / "source" / lesson
+
+    def _run(self, cgroup: _Cgroup, job: Path, command: list[str], **options) -> sandbox.Confined:
+        line = sandbox.bwrap_command(job, command, self.limits.disk_mb, **options)
+        return sandbox.run_confined(cgroup.prefix(), line, self.limits.seconds, self.limits.output_mb * 2**20,
+                                    on_timeout=lambda pid: cgroup.kill(spare=pid))
+
+    def answers(self, cgroup: _Cgroup) -> dict | str:
+        """Exercise -> the outcome of each graded case, from the harness; or why there is none."""
+        entries = self.grading["assignments"][self.lesson]
+        job = Path(tempfile.mkdtemp(prefix="harness-", dir=self.scratch))
+        job.chmod(0o755)
+        package = self.grading["package"]
+        _harness_library(self.source / package, job / "library")
+        exercises = [{"name": entry["exercise"], "function": self.grading["exercises"][entry["exercise"]]["function"],
+                      "kind": self.grading["exercises"][entry["exercise"]]["kind"],
+                      "cases": [{"label": case["label"], "args": case["args"], "kwargs": case["kwargs"]}
+                                for case in self.grading["exercises"][entry["exercise"]]["cases"]]}
+                     for entry in entries]
+        request = {"cells": code_cells(self.notebook), "package": package, "library_dir": "/sandbox-job/library",
+                   "exercises": exercises}
+        _write_files(job, {"job.json": plain_data.dumps(request), "harness.py": Path(sandbox_harness.__file__),
+                           "plain_data.py": Path(plain_data.__file__)})
+        ran = self._run(cgroup, job, [sys.executable, "-I", "/sandbox-job/harness.py", "/sandbox-job/job.json"],
+                        environment=_kernel_environment())
+        if ran.returncode is None:
+            return f"the graded calls ran past {self.limits.seconds:g} s"
+        if ran.output_cut:
+            return f"the graded calls returned more than {self.limits.output_mb} MB"
+        try:
+            reply = plain_data.loads(ran.output.split(b"\n", 1)[0])
+            results = reply["results"]
+            if not isinstance(results, dict):
+                raise TypeError("results")
+        except (plain_data.NotPlainData, KeyError, TypeError):
+            ended = f"killed by signal {-ran.returncode}" if ran.returncode and ran.returncode < 0 else \
+                f"exit code {ran.returncode}"
+            return f"the graded calls gave no answer ({ended}: out of memory or processes?)"
+        return results
+
+    def executed_notebook(self, cgroup: _Cgroup) -> dict | str:
+        """The notebook run top to bottom in the sandbox, for the feedback; or why there is none."""
+        job = Path(tempfile.mkdtemp(prefix="notebook-", dir=self.scratch))
+        job.chmod(0o755)
+        notebook = {**self.notebook, "cells": [{**cell, "outputs": []} if cell["cell_type"] == "code" else cell
+                                               for cell in self.notebook["cells"]]}
+        _write_files(job, {"notebook.ipynb": json.dumps(notebook), "run.py": Path(sandbox_notebook.__file__)})
+        here = f"/sandbox/{self.lesson}"
+        binds = [(folder, f"{here}/{folder.name}") for folder in sorted(self.source.iterdir()) if folder.is_dir()]
+        ran = self._run(cgroup, job, [sys.executable, "-I", "/sandbox-job/run.py", "/sandbox-job/notebook.ipynb",
+                                      str(self.limits.cell_seconds), str(self.limits.output_mb * 2**20 // 2)],
+                        binds=binds, working_dir=here,
+                        environment={**_kernel_environment(), "NBGRADER_EXECUTION": "autograde"})
+        if ran.returncode is None:
+            return f"the notebook ran past {self.limits.seconds:g} s"
+        try:
+            executed = json.loads(ran.output.split(b"\n", 1)[0])
+            if read_cells := executed.get("cells"):
+                return {"cells": read_cells}
+        except (ValueError, RecursionError, AttributeError):
+            pass
+        return "the notebook's run gave nothing back"
+
+
+def _kernel_environment() -> dict[str, str]:
+    """The variables a sandboxed Python gets: quiet, with the grader's Keras backend, nothing else of the grader's."""
+    passed = {name: os.environ[name] for name in ("KERAS_BACKEND", "OMP_NUM_THREADS") if name in os.environ}
+    return {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", "MPLCONFIGDIR": "/tmp/matplotlib",
+            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "PYTHONNOUSERSITE": "1", **passed}
+
+
+def score(grading: dict, lesson: str, answers: dict | str) -> list[ExerciseResult]:
+    """Each exercise of ``lesson`` with its points: all of them when every graded case matches the reference.
+
+    Args:
+        grading: ``COURSE/grading.json``, decoded.
+        lesson: the lesson (assignment) name.
+        answers: the harness's outcomes, exercise -> one per case; or, as a string, why there are none.
+    """
+    results = []
+    for entry in grading["assignments"][lesson]:
+        name, points = entry["exercise"], entry["points"]
+        record = grading["exercises"][name]
+        got = answers.get(name) if isinstance(answers, dict) else None
+        if not isinstance(got, list) or len(got) != len(record["cases"]):
+            message = answers if isinstance(answers, str) else "no answers came back"
+        else:
+            message = next((f"case '{case['label']}': {difference}" for case, outcome in zip(record["cases"], got,
+                                                                                             strict=True)
+                            if (difference := outcome_difference(record["kind"], outcome, case["expected"]))), "")
+        results.append(ExerciseResult(name, 0.0 if message else float(points), float(points), message))
+    return results
+
+
+def outcome_difference(kind: str, got, expected: dict) -> str | None:
+    """How the outcome of the student's function on one case differs from the reference's; ``None`` if it does not.
+
+    Args:
+        kind: "call", "block" or "model" (how the function was called).
+        got: the harness's outcome, untrusted: ``{"value"}``, ``{"raised", "message"}``, ``{"not_plain"}`` or
+            ``{"missing"}``.
+        expected: the reference's, from ``grading.json``.
+    """
+    if not isinstance(got, dict):
+        return "no answer came back"
+    if "missing" in got:
+        return f"no function {got['missing']!s:.80} is defined"
+    if "not_plain" in got:
+        return f"the answer is not plain data ({got['not_plain']!s:.200})"
+    if "raised" in expected:
+        if got.get("raised") == expected["raised"]:
+            return None
+        return f"expected {expected['raised']} to be raised, got " + (
+            f"{got['raised']!s:.80}: {got.get('message')!s:.200}" if "raised" in got else "an answer")
+    if "raised" in got:
+        if got["raised"] == "NotImplementedError":
+            return "not written yet (the function still raises NotImplementedError)"
+        return f"raised {got['raised']!s:.80}: {got.get('message')!s:.300}"
+    try:
+        if kind == "call":
+            return describe_difference(got.get("value"), expected["value"])
+        value = got.get("value")
+        if not isinstance(value, dict) or not isinstance(value.get("layers"), list):
+            return "expected a Keras block or model, summarised layer by layer; got something else"
+        return structure_difference(value, expected["value"])
+    except Exception as error:  # noqa: BLE001 - an answer shaped to break the comparison is a wrong answer
+        return f"the answer could not be compared ({type(error).__name__})"
+
+
+def _spreadsheet_safe(field: str) -> str:
+    return "'" + field if field.startswith(SPREADSHEET_FORMULA) else field
+
+
+def _printable(name: str) -> str:
+    """A folder name as text that every file and spreadsheet takes (bytes that are not UTF-8 written as escapes)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+FEEDBACK_STYLE = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto}pre{white-space:pre-wrap;"
+                  "background:#f6f6f6;padding:.5rem}.out{background:#fff;border-left:3px solid #ccc}"
+                  ".error{border-left-color:#c00}td,th{padding:.2rem .6rem;text-align:left}")
+
+
+def feedback_html(student: str, lesson: str, results: list[ExerciseResult], notebook: dict | str) -> str:
+    """The feedback page: the points per exercise with what differed, then the executed cells, all escaped."""
+    escape = html.escape
+    rows = "".join(f"<tr><td>{escape(r.exercise)}</td><td>{r.points:g} / {r.max_points:g}</td>"
+                   f"<td><pre>{escape(r.message) or '✓ every case matches the reference'}</pre></td></tr>"
+                   for r in results)
+    total = f"{sum(r.points for r in results):g} / {sum(r.max_points for r in results):g}"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(lesson)}: {escape(student)}</title>"
+             f"<style>{FEEDBACK_STYLE}</style></head><body><h1>{escape(lesson)}</h1>"
+             f"<p>Student: {escape(student)}. Score: {total}</p>"
+             f"<table><tr><th>exercise</th><th>points</th><th>graded cases</th></tr>{rows}</table><h2>Your notebook, "
+             "as it ran</h2>"]
+    if isinstance(notebook, str):
+        parts.append(f"<p>{escape(notebook)}</p>")
+    else:
+        for cell in notebook["cells"]:
+            if not isinstance(cell, dict):
+                continue
+            parts.append(f"<pre>{escape(_text(cell.get('source', '')) if _is_source(cell.get('source')) else '')}"
+                         "</pre>")
+            for output in cell.get("outputs", []) if isinstance(cell.get("outputs"), list) else []:
+                parts.append(_output_html(output))
+    return "".join(parts) + "</body></html>\n"
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _output_html(output) -> str:
+    """One output as escaped text, or a PNG image (checked to be one); anything else (HTML, scripts) left out."""
+    if not isinstance(output, dict):
+        return ""
+    if output.get("output_type") == "stream" and _is_source(output.get("text")):
+        return f"<pre class='out'>{html.escape(_text(output['text']))}</pre>"
+    if output.get("output_type") == "error":
+        lines = output.get("traceback") if _is_source(output.get("traceback")) else []
+        text = ANSI.sub("", "\n".join(lines)) or f"{output.get('ename')}: {output.get('evalue')}"
+        return f"<pre class='out error'>{html.escape(str(text))}</pre>"
+    data = output.get("data") if isinstance(output.get("data"), dict) else {}
+    png = data.get("image/png")
+    if isinstance(png, str):
+        try:
+            if base64.b64decode(png, validate=True).startswith(b"\x89PNG\r\n\x1a\n"):
+                return f"<img alt='figure' src='data:image/png;base64,{png}'>"
+        except ValueError:
+            pass
+    if _is_source(data.get("text/plain")):
+        return f"<pre class='out'>{html.escape(_text(data['text/plain']))}</pre>"
+    return ""
+
+
+def _student_folders(submissions_dir: Path) -> list[Path]:
+    """Every folder of ``submissions_dir`` (not a link to one), whatever its name."""
+    return sorted(Path(entry.path) for entry in os.scandir(submissions_dir) if entry.is_dir(follow_symlinks=False))
+
+
+def load_grading(course: Path) -> dict:
+    """``COURSE/grading.json`` decoded: the assignments' exercises and points, every case with the reference's
+    answer.
+
+    Raises:
+        ValueError: if the course has none (a course written before the grader recorded it).
+    """
+    path = course / GRADING
+    if not path.is_file():
+        raise ValueError(f"course_dir has no {GRADING}: rebuild it with `python -m unet_lib release "
+                         f"{course} --nbgrader` (it keeps the gradebook and the students' work)")
+    grading = json.loads(path.read_text(encoding="utf-8"))
+    grading["exercises"] = plain_data.decode(grading["exercises"])
+    return grading
+
+
+def _grade_one(course: Path, grading: dict, student: Path, lesson: str, notebook_name: str, limits: Limits,
+               scratch: Path) -> Grade:
+    name = _printable(student.name)
+    max_points = float(sum(entry["points"] for entry in grading["assignments"][lesson]))
+    path = student / notebook_name
+    if not os.path.lexists(path):
+        return Grade(name, lesson, 0.0, max_points, NOT_HANDED_IN)
+    notebook = read_notebook(path)
+    if isinstance(notebook, str):
+        return Grade(name, lesson, 0.0, max_points, f"not graded: the notebook is {notebook}")
+    submission = _Submission(course, grading, lesson, notebook, limits, scratch)
+    cgroup = _Cgroup(limits)
+    try:
+        answers = submission.answers(cgroup) if grading["assignments"][lesson] else {}
+        cgroup.kill()
+        executed = submission.executed_notebook(cgroup)
+    finally:
+        cgroup.remove()
+    results = score(grading, lesson, answers)
+    feedback = course / "feedback" / student.name / lesson
+    feedback.mkdir(parents=True, exist_ok=True)
+    (feedback / f"{lesson}.html").write_text(feedback_html(name, lesson, results, executed), encoding="utf-8")
+    if isinstance(executed, dict):  # where nbgrader users look for the run notebook: JSON the grader wrote itself
+        autograded = course / "autograded" / student.name / lesson
+        autograded.mkdir(parents=True, exist_ok=True)
+        (autograded / notebook_name).write_text(json.dumps({**notebook, **executed}), encoding="utf-8")
+    status = "graded" if isinstance(answers, dict) else f"graded: {answers}"
+    if isinstance(executed, str):
+        status += f" (feedback: {executed})"
+    return Grade(name, lesson, sum(result.points for result in results), max_points, status)
+
+
+def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Path = "grades.csv",
+          limits: Limits = Limits(), workers: int = 1) -> list[Grade]:
+    """Grade every student's lessons, each confined, points decided outside; write ``grades.csv`` and the feedback.
+
+    Args:
+        course_dir: an nbgrader course from ``python -m unet_lib release COURSE --nbgrader``.
+        submissions_dir: ``<student>/<lesson>.ipynb`` for each student.
+        out_csv: the CSV to write: student, lesson, points, max_points, status.
+        limits: what each notebook's grading may use.
+        workers: notebooks graded at once, each in its own cgroup and sandboxes.
+
+    Returns:
+        The rows written, one per student and lesson (a lesson not handed in scores 0, "not handed in").
+
+    Raises:
+        ValueError: if a folder is not what it should be, or bwrap, setpriv or cgroup-tools is missing.
+    """
+    course, submissions_dir, out_csv = Path(course_dir).resolve(), Path(submissions_dir).resolve(), Path(out_csv)
+    if not (course / "source").is_dir():
+        raise ValueError(f"course_dir must be an nbgrader course from `release --nbgrader`, got {str(course)!r}")
+    workers = check_positive_int("workers", workers)
+    if not submissions_dir.is_dir():
+        raise ValueError(f"submissions_dir must be a folder of student folders, got {str(submissions_dir)!r}")
+    grading = load_grading(course)
+    notebooks = {}
+    for folder in sorted((course / "source").iterdir()):
+        found = sorted(folder.glob("*.ipynb"))
+        if len(found) == 1 and folder.name in grading["assignments"]:
+            notebooks[folder.name] = found[0].name
+    with tempfile.TemporaryDirectory(prefix="unet-grade-") as scratch_name:
+        scratch = Path(scratch_name)
+        sandbox.bwrap_command(scratch, ["true"], limits.disk_mb)  # bwrap and setpriv are there, before any grading
+        _Cgroup(limits).remove()  # cgroups usable here (root, cgroup-tools, the limits accepted)
+        jobs = [(student, lesson, notebook) for student in _student_folders(submissions_dir)
+                for lesson, notebook in notebooks.items()]
+        # The longest lessons (the later ones) first, so that the short ones fill in at the end, not the reverse.
+        longest_first = sorted(jobs, key=lambda job: job[1], reverse=True)
+
+        def grade_job(job):
+            student, lesson, notebook = job
+            try:
+                return _grade_one(course, grading, student, lesson, notebook, limits, scratch)
+            except Exception as error:  # noqa: BLE001 - one submission that breaks the grader costs its row only
+                return Grade(_printable(student.name), lesson, 0.0, 0.0, f"not graded: the grader failed "
+                             f"({type(error).__name__}: {str(error)[:200]})")
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = dict(zip(longest_first, pool.map(grade_job, longest_first), strict=True))
+    grades = [done[job] for job in jobs]
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with out_csv.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow([field.name for field in dataclasses.fields(Grade)])
+        writer.writerows([_spreadsheet_safe(row.student), row.lesson, row.points, row.max_points,
+                          _spreadsheet_safe(row.status)] for row in grades)
+    return grades
 
 
 def _cgroup_version() -> int | None:
@@ -128,7 +520,8 @@ class _Cgroup:
 
     def prefix(self) -> list[str]:
         """Run a command in the cgroup, under a reaper of all it leaves behind (:mod:`unet_lib.classroom.reaper`)."""
-        return ["cgexec", "-g", f"memory,pids:{self.name}", sys.executable, "-I", reaper.__file__]
+        return [shutil.which("cgexec") or "cgexec", "-g", f"memory,pids:{self.name}", sys.executable, "-I",
+                reaper.__file__]
 
     def _counts(self) -> tuple[set[str], int]:
         """The live processes in the cgroup, and its pids count (the dead not yet reaped included)."""
@@ -175,171 +568,6 @@ class _Cgroup:
                               f"processes, pids count {current}", RuntimeWarning, stacklevel=2)
 
 
-def _regular_notebook(path: Path) -> bool:
-    return path.suffix == ".ipynb" and path.is_file() and not path.is_symlink() and \
-        path.stat().st_size <= MAX_NOTEBOOK_BYTES
-
-
-def _submissions(submissions_dir: Path, notebooks: dict[str, str]) -> list[tuple[str, str, Path | None]]:
-    """``(student, assignment, notebook or None)`` for every student folder and every assignment."""
-    jobs = []
-    for folder in sorted(submissions_dir.iterdir()):
-        if not folder.is_dir() or folder.is_symlink():
-            continue
-        if not STUDENT_NAME.match(folder.name):
-            raise ValueError(f"submissions_dir must hold one folder per student named with letters, digits, '.', "
-                             f"'_' or '-', got {folder.name!r}")
-        for assignment, notebook in notebooks.items():
-            path = folder / notebook
-            jobs.append((folder.name, assignment, path if _regular_notebook(path) else None))
-    return jobs
-
-
-def _autograde_one(course: Path, student: str, assignment: str, notebook: Path, limits: Limits,
-                   environment: dict, scratch: Path) -> str:
-    """Autograde one notebook in its own cgroup and sandboxed kernel; return its status line."""
-    submitted = course / "submitted" / student / assignment
-    shutil.rmtree(submitted, ignore_errors=True)
-    submitted.mkdir(parents=True)
-    shutil.copyfile(notebook, submitted / notebook.name)
-    shutil.rmtree(course / "autograded" / student / assignment, ignore_errors=True)
-    sockets = Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch))
-    command = _nbgrader_command(course, "autograde", assignment, "--student", student, "--force",
-                                f"--Execute.kernel_name={KERNEL_NAME}", f"--Execute.timeout={limits.cell_seconds}",
-                                "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets / 'kernel'}")
-    cgroup = _Cgroup(limits)
-    try:
-        process = subprocess.Popen(cgroup.prefix() + command, cwd=course, env=environment, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        try:
-            log, _ = process.communicate(timeout=limits.seconds)
-        except subprocess.TimeoutExpired:
-            cgroup.kill(spare=process.pid)
-            process.wait()
-            return f"stopped after {limits.seconds:.0f} s (the time limit of one notebook)"
-        if process.returncode != 0:
-            if "database is locked" in log:
-                return "autograde failed (database is locked)"
-            # nbgrader's own last line only says "see the traceback above": name the error it refers to.
-            reason = [line.strip() for line in log.splitlines() if re.search(r"Error|Exception|died|[Tt]imeout", line)
-                      and "Please see" not in line][-1:] or ["no message"]
-            return f"autograde failed ({'killed: out of memory or processes? ' if process.returncode < 0 else ''}" \
-                   f"{reason[0][:300]})"
-        return "graded"
-    finally:
-        cgroup.remove()
-        shutil.rmtree(sockets, ignore_errors=True)
-
-
-def generate_assignments(course: Path, assignments, environment: dict | None = None) -> None:
-    """Run nbgrader's ``generate_assignment`` for each of ``assignments`` whose release is missing or older
-    than its source: what an instructor does before handing a lesson out, and what grading needs."""
-    environment = environment or _environment(Path(tempfile.gettempdir()))
-    for assignment in assignments:
-        notebook = next((course / "source" / assignment).glob("*.ipynb")).name
-        released, source = course / "release" / assignment / notebook, course / "source" / assignment / notebook
-        if released.is_file() and released.stat().st_mtime >= source.stat().st_mtime:
-            continue  # generated from this source already, into this gradebook
-        subprocess.run(_nbgrader_command(course, "generate_assignment", assignment, "--force"), cwd=course,
-                       env=environment, capture_output=True, text=True, check=True)
-
-
-FEEDBACK_AND_SCORES = """
-import json, sys
-from nbgrader.api import Gradebook
-from nbgrader.apps.nbgraderapp import NbGraderApp
-
-course, feedback = sys.argv[1], sys.argv[2] == "feedback"
-if feedback:  # `nbgrader generate_feedback "*" --force`: every assignment, in this process
-    try:
-        NbGraderApp.launch_instance(["generate_feedback", "*", "--force", f"--CourseDirectory.root={course}"])
-    except (Exception, SystemExit) as error:  # no feedback is no reason to lose the scores
-        print(f"generate_feedback failed: {error!r}", file=sys.stderr)
-with Gradebook(f"sqlite:///{course}/gradebook.db") as gradebook:
-    rows = {}
-    for assignment in gradebook.assignments:
-        for submission in gradebook.assignment_submissions(assignment.name):
-            rows[f"{submission.student_id}/{assignment.name}"] = [submission.score, submission.max_score]
-    print(json.dumps({"max": {a.name: a.max_score for a in gradebook.assignments}, "rows": rows}))
-"""
-"""nbgrader's feedback, then the scores from its Gradebook API, in one process (one start-up, not two) of its
-own, so that importing nbgrader stays out of this one."""
-
-
-def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Path = "grades.csv",
-          limits: Limits = Limits(), workers: int = 1) -> list[Grade]:
-    """Grade every student's lessons with nbgrader's autograde, confined; write ``grades.csv`` and the feedback.
-
-    Args:
-        course_dir: an nbgrader course from ``python -m unet_lib release COURSE --nbgrader``.
-        submissions_dir: ``<student>/<lesson>.ipynb`` for each student.
-        out_csv: the CSV to write: student, lesson, points, max_points, status.
-        limits: what each notebook's grading may use.
-        workers: notebooks graded at once, each in its own cgroup and sandbox.
-
-    Returns:
-        The rows written, one per student and lesson (a lesson not handed in scores 0, "not handed in").
-
-    Raises:
-        ValueError: if a folder is not what it should be, or bwrap, cgroup-tools or nbgrader is missing.
-    """
-    course, submissions_dir, out_csv = Path(course_dir).resolve(), Path(submissions_dir).resolve(), Path(out_csv)
-    if not (course / "nbgrader_config.py").is_file() or not (course / "source").is_dir():
-        raise ValueError(f"course_dir must be an nbgrader course from `release --nbgrader`, got {str(course)!r}")
-    workers = check_positive_int("workers", workers)
-    if importlib.util.find_spec("nbgrader") is None:
-        raise ValueError("grading needs nbgrader: install the course's dev extra (pip install -e \".[dev]\")")
-    if not submissions_dir.is_dir():
-        raise ValueError(f"submissions_dir must be a folder of student folders, got {str(submissions_dir)!r}")
-    for tool in ("bwrap", "cgexec"):
-        if shutil.which(tool) is None:
-            raise ValueError(f"grading needs {tool} (Debian packages bubblewrap and cgroup-tools)")
-    notebooks = {}
-    for folder in sorted((course / "source").iterdir()):
-        found = sorted(folder.glob("*.ipynb"))
-        if len(found) == 1:
-            notebooks[folder.name] = found[0].name
-    jobs = _submissions(submissions_dir, notebooks)
-    _Cgroup(limits).remove()  # cgroups usable here (root, cgroup-tools, the limits accepted), before any grading
-    with tempfile.TemporaryDirectory(prefix="unet-grade-") as scratch_name:
-        scratch = Path(scratch_name)
-        environment = _environment(scratch / "jupyter")
-        write_kernelspec(scratch / "jupyter")
-        handed_in = sorted({assignment for _, assignment, notebook in jobs if notebook is not None})
-        generate_assignments(course, handed_in, environment)
-        def grade_job(job):
-            student, assignment, notebook = job
-            if notebook is None:
-                return "not handed in"
-            status = _autograde_one(course, student, assignment, notebook, limits, environment, scratch)
-            if "database is locked" in status:  # two autogrades wrote the gradebook at once: once more, alone
-                with retry_lock:
-                    status = _autograde_one(course, student, assignment, notebook, limits, environment, scratch)
-            return status
-
-        retry_lock = threading.Lock()
-        # The longest lessons (the later ones) first, so that the short ones fill in at the end, not the reverse.
-        longest_first = sorted(jobs, key=lambda job: job[1], reverse=True)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            statuses = dict(zip([(student, assignment) for student, assignment, _ in longest_first],
-                                pool.map(grade_job, longest_first), strict=True))
-        read = subprocess.run([sys.executable, "-c", FEEDBACK_AND_SCORES, str(course),
-                               "feedback" if handed_in else "no feedback"], cwd=course, env=environment,
-                              capture_output=True, text=True, check=True)
-    scores = json.loads(read.stdout.splitlines()[-1])
-    grades = []
-    for student, assignment, _ in jobs:
-        status = statuses[student, assignment]
-        score, max_score = scores["rows"].get(f"{student}/{assignment}", [0.0, scores["max"].get(assignment, 0.0)])
-        grades.append(Grade(student, assignment, score if status == "graded" else 0.0, max_score, status))
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    with out_csv.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow([field.name for field in dataclasses.fields(Grade)])
-        writer.writerows(dataclasses.astuple(row) for row in grades)
-    return grades
-
-
 def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, limits: Limits = Limits(),
                   workers: int = 2) -> dict:
     """Grade one whole-course submission (every lesson, solved) as ``grade`` does, and time it.
@@ -363,7 +591,6 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
     out_dir = Path(out_dir).resolve()
     lessons_dir = Path(lessons_dir or default_package_dir().parent / "lessons")
     manifest = build_nbgrader_course(out_dir / "course", lessons_dir)
-    generate_assignments(out_dir / "course", manifest["nbgrader_assignments"])  # done when the lessons go out
     student = out_dir / "submissions" / "solved"
     student.mkdir(parents=True, exist_ok=True)
     for entry in manifest["nbgrader_assignments"].values():

@@ -4,7 +4,13 @@ Usage: ``python -m unet_lib.classroom.record SPEC_JSON`` with ``{"package": ...,
 "exercises": {name: checks module}}``. For each exercise it calls the instructor's ``<exercise>_cases()``,
 checks that the cases are plain data (arrays, numbers, strings, tuples, lists, dicts), and pickles them,
 which the student copy's self-checks read (:func:`unet_lib.checks.core.recorded_cases`). It prints one
-JSON line: exercise -> ``{"n_cases"}``. Grading does not use them: nbgrader grades with the hidden tests.
+JSON line: exercise -> ``{"n_cases"}``.
+
+``python -m unet_lib.classroom.record --graded SPEC_JSON`` (with ``"exercises": {name: [checks module,
+reference function]}``) records what the course's grader compares instead (:func:`graded`): every visible
+and hidden case of each exercise with the reference's outcome on it, computed by the very code that calls
+a student's function in the sandbox (:func:`unet_lib.classroom.sandbox_harness.outcome`), as one line of
+:mod:`~unet_lib.classroom.plain_data`.
 """
 
 from __future__ import annotations
@@ -55,5 +61,37 @@ def record(spec: dict) -> dict[str, dict]:
     return summaries
 
 
+def graded(spec: dict) -> dict[str, dict]:
+    """Exercise -> ``{"function", "kind", "cases": [{"label", "args", "kwargs", "expected"}]}`` for the grader.
+
+    ``kind`` is the exercise's entry in its checks module's ``GRADED_AS`` ("call" when it has none);
+    ``expected`` is the reference's outcome (``{"value": ...}`` or ``{"raised": ..., "message": ...}``).
+    """
+    from unet_lib.classroom.sandbox_harness import outcome
+
+    exercises = {}
+    for name, (module_name, reference) in spec["exercises"].items():
+        module = importlib.import_module(module_name)
+        kind = getattr(module, "GRADED_AS", {}).get(name, "call")
+        reference_module, function = reference.rsplit(".", 1)
+        reference_function = getattr(importlib.import_module(reference_module), function)
+        cases = [*getattr(module, f"{name}_cases")(), *getattr(module, f"{name}_hidden_cases", list)()]
+        records = []
+        for case in cases:
+            inputs = {"label": case.label, "args": tuple(case.args), "kwargs": dict(case.kwargs)}
+            expected = outcome(kind, name, reference_function, {**inputs, "package": spec["package"]})
+            if "value" not in expected and "raised" not in expected:
+                raise ValueError(f"{module_name}: case {case.label!r} of {name}: the reference's answer is not plain "
+                                 f"data ({expected})")
+            records.append({**inputs, "expected": expected})
+        exercises[name] = {"function": function, "kind": kind, "cases": records}
+    return exercises
+
+
 if __name__ == "__main__":
-    print(json.dumps(record(json.loads(sys.argv[1]))))
+    if sys.argv[1] == "--graded":
+        from unet_lib.classroom import plain_data
+
+        print(plain_data.dumps(graded(json.loads(sys.argv[2]))))
+    else:
+        print(json.dumps(record(json.loads(sys.argv[1]))))

@@ -53,6 +53,8 @@ from unet_lib.classroom.exercises import (
 )
 
 MANIFEST = "release.json"
+GRADING = "grading.json"
+"""In an nbgrader course: what the course's grader compares (:func:`record_grading`); never handed out."""
 NBGRADER_ASSIGNMENTS = "nbgrader_assignments"
 """The manifest key that only an nbgrader course's manifest has."""
 PROJECT_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md", "scripts", "media")
@@ -356,6 +358,37 @@ MEDIA_LINK = re.compile(r"\]\(\.\./media/([^)\s]+)\)")
 """A markdown image link to the repository's ``media/`` folder, ``](../media/NAME)``; group 1 is ``NAME``."""
 
 
+def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
+    """The course grader's record, as one line of :mod:`~unet_lib.classroom.plain_data`.
+
+    ``{"package", "assignments": {lesson stem: [{"exercise", "points"}]}, "exercises": {name: {"function",
+    "kind", "cases"}}}``: for each lesson the exercises whose self-check it holds, with their points, and for
+    each exercise every visible and hidden case with the reference's outcome
+    (:func:`unet_lib.classroom.record.graded`, run in a fresh process on the instructor's package).
+
+    Args:
+        package_dir: the instructor's package.
+        lessons: lesson file name -> its cells.
+    """
+    from unet_lib.classroom.nbgrader_cells import POINTS
+
+    exercises = discover_exercises(package_dir)
+    assignments = {Path(name).stem: [{"exercise": found.exercise, "points": POINTS[found.exercise]}
+                                     for found in lesson_exercises(cells, exercises, name)]
+                   for name, cells in lessons.items()}
+    used = sorted({entry["exercise"] for entries in assignments.values() for entry in entries})
+    spec = {"package": package_dir.name,
+            "exercises": {name: [exercises[name].checks_module, exercises[name].functions[0]] for name in used}}
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(package_dir.parent), str(default_package_dir().parent)]))
+    completed = subprocess.run([sys.executable, "-m", "unet_lib.classroom.record", "--graded", json.dumps(spec)],
+                               env=environment, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"recording the graded cases failed:\n{completed.stderr[-3000:]}")
+    return ('{"package":' + json.dumps(package_dir.name) + ',"assignments":' + json.dumps(assignments)
+            + ',"exercises":' + completed.stdout.splitlines()[-1] + "}")
+
+
 def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = None,
                           package_dir: str | Path | None = None) -> dict:
     """Write an nbgrader course folder: ``nbgrader_config.py`` and one assignment per lesson in ``source/``.
@@ -368,8 +401,11 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     back over what a student handed in. ``generate_assignment`` and ``generate_feedback`` copy the
     folder's files along, so the figures show in the students' copies and in the HTML feedback.
 
+    ``grading.json`` holds what ``python -m unet_lib grade`` compares: every visible and hidden case of each
+    lesson's exercises with the reference's answer (:func:`record_grading`).
+
     Rebuilding an earlier course (after a fix to a lesson) replaces only what this function writes,
-    ``source/``, ``nbgrader_config.py`` and ``release.json``: nbgrader's ``gradebook.db``,
+    ``source/``, ``nbgrader_config.py``, ``grading.json`` and ``release.json``: nbgrader's ``gradebook.db``,
     ``release/``, ``submitted/``, ``autograded/``, ``feedback/`` and any other file stay as they are.
     The course is built in a scratch folder and copied in only when complete, so a lesson that fails
     to build (a figure missing, a broken exercise) leaves the earlier course as it was.
@@ -395,7 +431,7 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     with tempfile.TemporaryDirectory() as scratch:
         student, source = Path(scratch) / "student", Path(scratch) / "source"
         lessons = build_release(student, lessons_dir, package_dir)["lessons"]
-        assignments = {}
+        assignments, cells = {}, {}
         for name in lessons:
             folder = source / Path(name).stem
             shutil.copytree(student / package_dir.name, folder / package_dir.name)
@@ -414,6 +450,8 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
                 shutil.copy2(media_dir / figure, folder / "media" / figure)
             nbformat.write(notebook, folder / name)
             assignments[Path(name).stem] = {"notebook": name, "figures": figures}
+            cells[name] = notebook.cells
+        grading = record_grading(package_dir, cells)
         if earlier is not None and NBGRADER_ASSIGNMENTS not in earlier:
             shutil.rmtree(out_dir)  # a student release: every file in it is ours
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -421,6 +459,8 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
             shutil.rmtree(out_dir / "source")
         shutil.copytree(source, out_dir / "source")
     (out_dir / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+    (out_dir / GRADING).write_text(grading + "\n", encoding="utf-8")
+    (out_dir / GRADING).chmod(0o600)  # the hidden cases' answers: the instructor's eyes only
     manifest = {"package": package_dir.name, NBGRADER_ASSIGNMENTS: assignments}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest

@@ -1,0 +1,195 @@
+"""Call a student's functions on the graded cases, inside the grading sandbox, and print what they return.
+
+Run by :mod:`unet_lib.classroom.grade` in a sandbox of its own (:mod:`unet_lib.classroom.sandbox`), as
+``python -I harness.py JOB_JSON``, with :mod:`unet_lib.classroom.plain_data` beside it. The job names the
+submission's code cells, the functions to call and each graded case's inputs, never the expected answers:
+those stay with the grader, which compares. What this prints (one JSON line, :func:`plain_data.dumps`) is
+the student's claim about its own functions, whatever the student's code did to this process.
+
+How the functions come to exist, without running the lesson:
+
+- a cell that defines one of the graded functions (an answer cell) runs whole, as IPython runs it
+  (magics included);
+- every other cell contributes only its imports, functions, classes and assignments of literal values,
+  so that helper functions and constants a student wrote are there, but no lesson's training runs;
+- the course library is not there: ``import unet_lib.anything`` gives a module whose every name is a
+  stand-in that raises :class:`LibraryNotAvailable` when called, so an answer that calls the library
+  gets nothing from it. Only the package's private helper modules (``_keras`` and the like, which
+  compute no answers) and its ``checks`` (the student copy's, to summarise a Keras model layer by
+  layer) are real; the job's ``library_dir`` holds just those files.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plain_data  # noqa: E402  (beside this file, in the sandbox and in the package alike)
+
+MAX_MESSAGE = 300
+"""Characters of an error message kept."""
+
+
+class LibraryNotAvailable(RuntimeError):
+    """A call of the course library while grading: the answer must compute its result itself."""
+
+
+class _Unavailable:
+    """A stand-in for a name of the course library: any attribute is another stand-in; a call raises."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _Unavailable(f"{self._name}.{attribute}")
+
+    def __call__(self, *args, **kwargs):
+        raise LibraryNotAvailable(f"{self._name} is not available while grading: the answer must compute "
+                                  "its result itself, not with the course library")
+
+    def __repr__(self):
+        return f"<{self._name}, not available while grading>"
+
+
+class _StandInModule(types.ModuleType):
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _Unavailable(f"{self.__name__}.{attribute}")
+
+
+class _LibraryStandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serve the course package and each of its modules that ``library_dir`` does not hold as stand-ins."""
+
+    def __init__(self, package: str, library_dir: str):
+        self.package, self.package_dir = package, os.path.join(library_dir, package)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == self.package:
+            spec = importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+            spec.submodule_search_locations = [self.package_dir]
+            return spec
+        if fullname.startswith(self.package + "."):
+            real = importlib.machinery.PathFinder.find_spec(fullname, path)
+            return real or importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        module = _StandInModule(spec.name)
+        module.__path__ = list(spec.submodule_search_locations or [])
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+def _plain_assignment(node) -> bool:
+    value = getattr(node, "value", None)
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or value is None:
+        return False
+    try:
+        ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+"""What a cell that defines no graded function contributes (with assignments of literal values)."""
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def define_functions(cells: list[str], functions: set[str], namespace: dict, shell) -> list[str]:
+    """Run the cells as the module docstring says; return one line per cell that raised."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transformer, problems = TransformerManager(), []
+    for index, source in enumerate(cells):
+        try:
+            python = transformer.transform_cell(source)
+            tree = ast.parse(python)
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
+            problems.append(f"cell {index}: {type(error).__name__}")
+            continue
+        if _defined_names(tree) & functions:
+            result = shell.run_cell(source, store_history=False)
+            error = result.error_before_exec or result.error_in_exec
+            if error is not None:
+                problems.append(f"cell {index}: {type(error).__name__}: {str(error)[:MAX_MESSAGE]}")
+            continue
+        tree.body = [node for node in tree.body if isinstance(node, KEPT) or _plain_assignment(node)]
+        try:
+            exec(compile(tree, f"<cell {index}>", "exec"), namespace)  # noqa: S102 - the student's own definitions
+        except Exception as error:  # noqa: BLE001 - a broken cell costs only what it defines
+            problems.append(f"cell {index}: {type(error).__name__}: {str(error)[:MAX_MESSAGE]}")
+    return problems
+
+
+def _call(kind: str, title: str, function, case: dict):
+    """What ``function`` gives for one case, as plain data: a value, or the summary of the Keras model it builds."""
+    args, kwargs = case["args"], case["kwargs"]
+    if kind == "call":
+        return function(*args, **kwargs)
+    from importlib import import_module
+
+    summaries = import_module(f"{case['package']}.checks.model")
+    if kind == "block":
+        return summaries.summarise_block(title, function, kwargs["input_shapes"], kwargs["kwargs"])
+    if kind == "model":
+        return summaries.summarise_model(title, function, kwargs)
+    raise ValueError(f"kind must be 'call', 'block' or 'model', got {kind!r}")
+
+
+def outcome(kind: str, title: str, function, case: dict) -> dict:
+    """``{"value": ...}``, ``{"raised": type, "message": ...}`` or ``{"not_plain": why}`` for one case."""
+    try:
+        value = _call(kind, title, function, case)
+    except Exception as error:  # noqa: BLE001 - what an answer raises is part of its answer
+        return {"raised": type(error).__name__, "message": str(error)[:MAX_MESSAGE]}
+    try:
+        plain_data.encode(value)
+    except plain_data.NotPlainData as error:
+        return {"not_plain": str(error)[:MAX_MESSAGE]}
+    return {"value": value}
+
+
+def main(job_path: str) -> None:
+    result_fd = os.dup(1)  # what the student's code prints goes to stderr, not into the result
+    os.dup2(2, 1)
+    with open(job_path, encoding="utf-8") as file:
+        job = plain_data.decode(json.load(file))
+    sys.path.insert(0, job["library_dir"])
+    sys.meta_path.insert(0, _LibraryStandIns(job["package"], job["library_dir"]))
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    namespace = shell.user_ns
+    functions = {exercise["function"] for exercise in job["exercises"]}
+    problems = define_functions(job["cells"], functions, namespace, shell)
+    results = {}
+    for exercise in job["exercises"]:
+        function = namespace.get(exercise["function"])
+        if not callable(function):
+            results[exercise["name"]] = [{"missing": exercise["function"]}] * len(exercise["cases"])
+            continue
+        results[exercise["name"]] = [outcome(exercise["kind"], exercise["name"], function,
+                                             {**case, "package": job["package"]}) for case in exercise["cases"]]
+    line = plain_data.dumps({"results": results, "problems": problems[:50]})
+    with os.fdopen(result_fd, "wb") as result:
+        result.write(line.encode("utf-8") + b"\n")
+    os._exit(0)  # no atexit hook of the student's runs after the result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
