@@ -192,7 +192,8 @@ class _Submission:
                                     on_timeout=lambda pid: cgroup.kill(spare=pid))
 
     def answers(self, cgroup: _Cgroup) -> dict | str:
-        """Exercise -> the outcome of each graded case, from the harness; or why there is none."""
+        """The harness's reply, ``{"results": {exercise: [outcome per case]}, "problems": [line per statement
+        that raised]}`` (untrusted), or why there is none."""
         entries = self.grading["assignments"][self.lesson]
         job = Path(tempfile.mkdtemp(prefix="harness-", dir=self.scratch))
         job.chmod(0o755)
@@ -215,14 +216,13 @@ class _Submission:
             return f"the graded calls returned more than {self.limits.output_mb} MB"
         try:
             reply = plain_data.loads(ran.output.split(b"\n", 1)[0])
-            results = reply["results"]
-            if not isinstance(results, dict):
+            if not isinstance(reply["results"], dict) or not isinstance(reply["problems"], list):
                 raise TypeError("results")
         except (plain_data.NotPlainData, KeyError, TypeError):
             ended = f"killed by signal {-ran.returncode}" if ran.returncode and ran.returncode < 0 else \
                 f"exit code {ran.returncode}"
             return f"the graded calls gave no answer ({ended}: out of memory or processes?)"
-        return results
+        return reply
 
     def executed_notebook(self, cgroup: _Cgroup) -> dict | str:
         """The notebook run top to bottom in the sandbox, for the feedback; or why there is none."""
@@ -261,13 +261,15 @@ def score(grading: dict, lesson: str, answers: dict | str) -> list[ExerciseResul
     Args:
         grading: ``COURSE/grading.json``, decoded.
         lesson: the lesson (assignment) name.
-        answers: the harness's outcomes, exercise -> one per case; or, as a string, why there are none.
+        answers: the harness's reply, with ``"results"``: exercise -> one outcome per case; or, as a string, why
+            there is none.
     """
+    outcomes = answers.get("results", {}) if isinstance(answers, dict) else {}
     results = []
     for entry in grading["assignments"][lesson]:
         name, points = entry["exercise"], entry["points"]
         record = grading["exercises"][name]
-        got = answers.get(name) if isinstance(answers, dict) else None
+        got = outcomes.get(name) if isinstance(outcomes, dict) else None
         if not isinstance(got, list) or len(got) != len(record["cases"]):
             message = answers if isinstance(answers, str) else "no answers came back"
         else:
@@ -327,8 +329,10 @@ FEEDBACK_STYLE = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto}
                   ".error{border-left-color:#c00}td,th{padding:.2rem .6rem;text-align:left}")
 
 
-def feedback_html(student: str, lesson: str, results: list[ExerciseResult], notebook: dict | str) -> str:
-    """The feedback page: the points per exercise with what differed, then the executed cells, all escaped."""
+def feedback_html(student: str, lesson: str, results: list[ExerciseResult], notebook: dict | str,
+                  problems: list = ()) -> str:
+    """The feedback page: the points per exercise with what differed, the lines of code that raised while the
+    graded functions were defined, then the executed cells; every text escaped."""
     escape = html.escape
     rows = "".join(f"<tr><td>{escape(r.exercise)}</td><td>{r.points:g} / {r.max_points:g}</td>"
                    f"<td><pre>{escape(r.message) or '✓ every case matches the reference'}</pre></td></tr>"
@@ -337,8 +341,11 @@ def feedback_html(student: str, lesson: str, results: list[ExerciseResult], note
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(lesson)}: {escape(student)}</title>"
              f"<style>{FEEDBACK_STYLE}</style></head><body><h1>{escape(lesson)}</h1>"
              f"<p>Student: {escape(student)}. Score: {total}</p>"
-             f"<table><tr><th>exercise</th><th>points</th><th>graded cases</th></tr>{rows}</table><h2>Your notebook, "
-             "as it ran</h2>"]
+             f"<table><tr><th>exercise</th><th>points</th><th>graded cases</th></tr>{rows}</table>"]
+    if problems:
+        lines = "\n".join(str(problem)[:400] for problem in problems[:50])
+        parts.append(f"<p>While grading defined your functions, these lines raised:</p><pre>{escape(lines)}</pre>")
+    parts.append("<h2>Your notebook, as it ran</h2>")
     if isinstance(notebook, str):
         parts.append(f"<p>{escape(notebook)}</p>")
     else:
@@ -412,7 +419,7 @@ def _grade_one(course: Path, grading: dict, student: Path, lesson: str, notebook
     submission = _Submission(course, grading, lesson, notebook, limits, scratch)
     cgroup = _Cgroup(limits)
     try:
-        answers = submission.answers(cgroup) if grading["assignments"][lesson] else {}
+        answers = submission.answers(cgroup) if grading["assignments"][lesson] else {"results": {}, "problems": []}
         cgroup.kill()
         executed = submission.executed_notebook(cgroup)
     finally:
@@ -420,7 +427,9 @@ def _grade_one(course: Path, grading: dict, student: Path, lesson: str, notebook
     results = score(grading, lesson, answers)
     feedback = course / "feedback" / student.name / lesson
     feedback.mkdir(parents=True, exist_ok=True)
-    (feedback / f"{lesson}.html").write_text(feedback_html(name, lesson, results, executed), encoding="utf-8")
+    problems = answers["problems"] if isinstance(answers, dict) else []
+    (feedback / f"{lesson}.html").write_text(feedback_html(name, lesson, results, executed, problems),
+                                             encoding="utf-8")
     if isinstance(executed, dict):  # where nbgrader users look for the run notebook: JSON the grader wrote itself
         autograded = course / "autograded" / student.name / lesson
         autograded.mkdir(parents=True, exist_ok=True)
@@ -636,8 +645,8 @@ def add_benchmark(subparsers) -> None:
 
 def add_command(subparsers) -> None:
     """The ``grade`` verb: autograde a folder of submissions with nbgrader, each confined."""
-    parser = subparsers.add_parser("grade", help="grade students' notebooks with nbgrader's autograde, each in a "
-                                   "sandbox; write grades.csv and nbgrader's HTML feedback")
+    parser = subparsers.add_parser("grade", help="grade students' notebooks, each in unprivileged sandboxes, points "
+                                   "decided outside them; write grades.csv and HTML feedback")
     parser.add_argument("course_dir", help="nbgrader course from `python -m unet_lib release COURSE --nbgrader`")
     parser.add_argument("submissions_dir", help="one folder per student holding the lesson notebooks")
     parser.add_argument("--out", default="grades.csv", help="CSV to write (default: grades.csv)")
@@ -646,6 +655,10 @@ def add_command(subparsers) -> None:
     parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="total memory per notebook")
     parser.add_argument("--max-processes", type=int, default=Limits.max_processes,
                         help="processes and threads per notebook")
+    parser.add_argument("--disk-mb", type=int, default=Limits.disk_mb,
+                        help="size of the sandbox's writable /tmp and working folder, each")
+    parser.add_argument("--output-mb", type=int, default=Limits.output_mb,
+                        help="what is kept of what a sandbox hands back")
     parser.add_argument("--workers", type=int, default=1, help="notebooks graded at once (default: 1)")
     parser.set_defaults(handler=_run_grade)
 
@@ -653,7 +666,8 @@ def add_command(subparsers) -> None:
 def _run_grade(arguments: argparse.Namespace) -> int:
     try:
         limits = Limits(seconds=arguments.timeout, cell_seconds=arguments.cell_timeout,
-                        memory_mb=arguments.memory_mb, max_processes=arguments.max_processes)
+                        memory_mb=arguments.memory_mb, max_processes=arguments.max_processes,
+                        disk_mb=arguments.disk_mb, output_mb=arguments.output_mb)
         grades = grade(arguments.course_dir, arguments.submissions_dir, arguments.out, limits, arguments.workers)
     except ValueError as error:
         print(f"grade: {error}", file=sys.stderr)

@@ -44,7 +44,7 @@ def encode(value, depth: int = 0):
         array = np.asarray(value)
         if array.dtype.kind not in NUMERIC_KINDS:
             raise NotPlainData(f"an array of dtype {array.dtype} (only numbers and booleans can be graded)")
-        array = np.ascontiguousarray(array)
+        array = np.array(array, order="C")  # not ascontiguousarray: it makes a scalar one-dimensional
         return {"array": {"dtype": array.dtype.str, "shape": list(array.shape),
                           "base64": base64.b64encode(array.tobytes()).decode("ascii")}}
     if type(value) in (tuple, list):

@@ -124,8 +124,21 @@ def run_confined(prefix: Sequence[str], line: Sequence[str], seconds: float, max
         max_output: bytes of standard output kept; standard error keeps 64 KB.
         on_timeout: ends everything in the cgroup but the process ``pid`` (the reaper, which then exits).
     """
-    process = subprocess.Popen([*prefix, *line], env={}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
+    # bwrap reads its options from a pipe (--args), so that its command line, which any process in the sandbox
+    # may read in /proc/1/cmdline, shows none of the grader's paths: only the command, as the sandbox sees it.
+    end = line.index("--")
+    arguments = b"".join(argument.encode() + b"\0" for argument in line[1:end])
+    if len(arguments) > 60000:  # more than a pipe holds before anyone reads it
+        raise ValueError(f"line must be a bwrap command line of at most 60000 bytes, got {len(arguments)}")
+    arguments_read, arguments_write = os.pipe()
+    with os.fdopen(arguments_write, "wb") as pipe:
+        pipe.write(arguments)
+    try:
+        process = subprocess.Popen([*prefix, line[0], "--args", str(arguments_read), *line[end:]], env={},
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True, pass_fds=(arguments_read,))
+    finally:
+        os.close(arguments_read)
     output, log = {}, {}
     readers = [threading.Thread(target=_read_capped, args=(process.stdout, max_output, output), daemon=True),
                threading.Thread(target=_read_capped, args=(process.stderr, 65536, log), daemon=True)]

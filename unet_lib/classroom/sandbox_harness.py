@@ -8,8 +8,8 @@ the student's claim about its own functions, whatever the student's code did to 
 
 How the functions come to exist, without running the lesson:
 
-- a cell that defines one of the graded functions (an answer cell) runs whole, as IPython runs it
-  (magics included);
+- a cell that defines one of the graded functions (an answer cell) runs whole, magics included (each
+  statement on its own: one that raises costs that statement only);
 - every other cell contributes only its imports, functions, classes and assignments of literal values,
   so that helper functions and constants a student wrote are there, but no lesson's training runs;
 - the course library is not there: ``import unet_lib.anything`` gives a module whose every name is a
@@ -26,6 +26,7 @@ import importlib.abc
 import importlib.machinery
 import json
 import os
+import re
 import sys
 import types
 
@@ -110,29 +111,32 @@ def _defined_names(tree: ast.Module) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-def define_functions(cells: list[str], functions: set[str], namespace: dict, shell) -> list[str]:
-    """Run the cells as the module docstring says; return one line per cell that raised."""
+def define_functions(cells: list[str], functions: set[str], namespace: dict) -> list[str]:
+    """Run the cells as the module docstring says; return one line per statement that raised.
+
+    Each top-level statement runs on its own, so that a magic this process cannot run (``%matplotlib``) or a
+    broken line costs that statement only, not the functions defined after it.
+    """
     from IPython.core.inputtransformer2 import TransformerManager
 
     transformer, problems = TransformerManager(), []
     for index, source in enumerate(cells):
         try:
-            python = transformer.transform_cell(source)
-            tree = ast.parse(python)
+            tree = ast.parse(transformer.transform_cell(source))
         except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
             problems.append(f"cell {index}: {type(error).__name__}")
             continue
-        if _defined_names(tree) & functions:
-            result = shell.run_cell(source, store_history=False)
-            error = result.error_before_exec or result.error_in_exec
-            if error is not None:
-                problems.append(f"cell {index}: {type(error).__name__}: {str(error)[:MAX_MESSAGE]}")
-            continue
-        tree.body = [node for node in tree.body if isinstance(node, KEPT) or _plain_assignment(node)]
-        try:
-            exec(compile(tree, f"<cell {index}>", "exec"), namespace)  # noqa: S102 - the student's own definitions
-        except Exception as error:  # noqa: BLE001 - a broken cell costs only what it defines
-            problems.append(f"cell {index}: {type(error).__name__}: {str(error)[:MAX_MESSAGE]}")
+        # A cell magic (%%time) hides its body in a string: its definitions are read from the source itself.
+        answer = bool(_defined_names(tree) & functions) or any(
+            re.search(rf"^def {re.escape(name)}\(", source, re.MULTILINE) for name in functions)
+        for node in tree.body:
+            if not (answer or isinstance(node, KEPT) or _plain_assignment(node)):
+                continue
+            try:
+                exec(compile(ast.Module([node], []), f"<cell {index}>", "exec"), namespace)  # noqa: S102
+            except Exception as error:  # noqa: BLE001 - a broken line costs only what it defines
+                problems.append(f"cell {index}, line {node.lineno}: {type(error).__name__}: "
+                                f"{str(error)[:MAX_MESSAGE]}")
     return problems
 
 
@@ -173,10 +177,11 @@ def main(job_path: str) -> None:
     sys.meta_path.insert(0, _LibraryStandIns(job["package"], job["library_dir"]))
     from IPython.core.interactiveshell import InteractiveShell
 
-    shell = InteractiveShell.instance()
+    shell = InteractiveShell.instance()  # for the magics of the cells (get_ipython().run_line_magic(...))
     namespace = shell.user_ns
+    namespace["get_ipython"] = lambda: shell
     functions = {exercise["function"] for exercise in job["exercises"]}
-    problems = define_functions(job["cells"], functions, namespace, shell)
+    problems = define_functions(job["cells"], functions, namespace)
     results = {}
     for exercise in job["exercises"]:
         function = namespace.get(exercise["function"])

@@ -17,19 +17,24 @@ import sys
 
 
 def cap_outputs(cells: list, max_bytes: int) -> None:
-    """Cut the outputs of ``cells`` so that their text and data add up to at most ``max_bytes``."""
+    """Cut the outputs of ``cells`` so that they add up to at most about ``max_bytes``: a printed text keeps its
+    beginning, any other output larger than what is left is replaced by a note."""
     room = max_bytes
     for cell in cells:
         kept = []
         for output in cell.get("outputs", []):
             size = len(json.dumps(output))
-            if size > room:
-                kept.append({"output_type": "stream", "name": "stderr",
-                             "text": f"[{size} bytes of output left out: over the grader's limit]\n"})
+            if size <= room:
+                room -= size
+                kept.append(output)
+            elif output.get("output_type") == "stream":
+                text = "".join(output.get("text", ""))
+                kept.append({**output, "text": text[:max(room, 0)] + f"\n[{len(text) - max(room, 0)} more characters "
+                             "left out: over the grader's limit]\n"})
                 room = 0
-                continue
-            room -= size
-            kept.append(output)
+            else:
+                kept.append({"output_type": "stream", "name": "stderr",
+                             "text": f"[an output of {size} bytes left out: over the grader's limit]\n"})
         cell["outputs"] = kept
 
 
