@@ -109,9 +109,9 @@ def _grading_cgroups() -> list[Path]:
             (Path("/sys/fs/cgroup") / hierarchy).glob("unet-grade-*")]
 
 
-SANDBOX_VARIABLES = {"LANG", "KERAS_BACKEND", "OMP_NUM_THREADS", "TERM"}
-"""Variables the sandbox's kernel may share with the grader, value included: the sandbox sets the first three
-itself; ipykernel sets TERM."""
+SANDBOX_VARIABLES = {"LANG", "KERAS_BACKEND", "OMP_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS", "TERM"}
+"""Variables the sandbox's kernel may share with the grader, value included: the sandbox sets all but the last
+itself (the course's own settings); ipykernel sets TERM."""
 PROBE = r'''
 import json, os, subprocess
 probe = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups()}

@@ -14,7 +14,8 @@ from unet_lib import (
     upsampling_block,
 )
 from unet_lib._keras import keras
-from unet_lib.checks.model import conv_block_cases, first_layer_difference, unet_model_cases
+from unet_lib.checks.core import first_layer_difference
+from unet_lib.checks.model import conv_block_cases, unet_model_cases
 
 
 def _layer_types(model):

@@ -23,6 +23,7 @@ from unet_lib.classroom.exercises import (
     strip_solutions,
 )
 from unet_lib.classroom.release import (
+    GRADING,
     MANIFEST,
     NBGRADER_CONFIG,
     build_nbgrader_course,
@@ -368,7 +369,7 @@ def test_nbgrader_course_replaces_a_student_release_and_refuses_other_folders(mi
     out = tmp_path / "out"
     build_release(out, lessons, package)
     build_nbgrader_course(out, lessons, package)  # every file of a student release is ours: replaced
-    assert sorted(path.name for path in out.iterdir()) == ["nbgrader_config.py", MANIFEST, "source"]
+    assert sorted(path.name for path in out.iterdir()) == [GRADING, "nbgrader_config.py", MANIFEST, "source"]
     for name, content in {"gradebook.db": "grades", MANIFEST: "not a manifest"}.items():
         occupied = tmp_path / name
         occupied.mkdir()

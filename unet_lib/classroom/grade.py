@@ -581,7 +581,8 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
                   workers: int = 2) -> dict:
     """Grade one whole-course submission (every lesson, solved) as ``grade`` does, and time it.
 
-    The assignments are generated first, untimed: an instructor does that once, before handing them out.
+    The course is built first (``release --nbgrader``: the graded cases recorded), untimed: an instructor does
+    that once per course version.
 
     Args:
         out_dir: a folder to work in (the course, the submission and ``grades.csv`` go there).
@@ -607,7 +608,7 @@ def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, li
     started = time.perf_counter()
     grades = grade(out_dir / "course", out_dir / "submissions", out_dir / "grades.csv", limits, workers)
     seconds = time.perf_counter() - started
-    # Points count the grade cells only: a lesson that breaks elsewhere under nbgrader shows here.
+    # Points come from the graded calls only: a lesson that breaks elsewhere under grading shows here.
     failed_cells = {}
     for notebook in sorted((out_dir / "course" / "autograded" / "solved").glob("*/*.ipynb")):
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]

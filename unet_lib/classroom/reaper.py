@@ -1,10 +1,10 @@
 """Run a command and reap all it leaves behind: ``python -m unet_lib.classroom.reaper COMMAND [ARG...]``.
 
-The grader runs each submission's ``nbgrader autograde`` under this, inside the submission's cgroup
+The grader runs each of a submission's sandboxes under this, inside the submission's cgroup
 (:mod:`unet_lib.classroom.grade`). When a process dies before its children, Linux gives them to the nearest
 ancestor marked a "child subreaper", or else to PID 1; a container's PID 1 often reaps nothing, and a dead
-process nobody reaps stays a zombie, charged to the cgroup, which then cannot be removed. nbgrader's kernel
-sandbox leaves such orphans whenever a kernel is killed (bubblewrap's process inside the namespace). Marked
+process nobody reaps stays a zombie, charged to the cgroup, which then cannot be removed. A killed sandbox
+leaves such orphans (bubblewrap's process inside the namespace). Marked
 a subreaper, this process adopts every orphan of the command's tree and reaps it. Once the command has
 exited, whatever of its tree is still running is killed; this process then ends as the command did (its
 exit code, or killed by the same signal).

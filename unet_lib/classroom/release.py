@@ -364,7 +364,9 @@ def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
     ``{"package", "assignments": {lesson stem: [{"exercise", "points"}]}, "exercises": {name: {"function",
     "kind", "cases"}}}``: for each lesson the exercises whose self-check it holds, with their points, and for
     each exercise every visible and hidden case with the reference's outcome
-    (:func:`unet_lib.classroom.record.graded`, run in a fresh process on the instructor's package).
+    (:func:`unet_lib.classroom.record.graded`, run in a fresh process on the instructor's package). An
+    exercise's points are those of its self-check cell's nbgrader metadata, else of
+    :data:`~unet_lib.classroom.nbgrader_cells.POINTS`, else 1.
 
     Args:
         package_dir: the instructor's package.
@@ -373,7 +375,12 @@ def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
     from unet_lib.classroom.nbgrader_cells import POINTS
 
     exercises = discover_exercises(package_dir)
-    assignments = {Path(name).stem: [{"exercise": found.exercise, "points": POINTS[found.exercise]}
+
+    def points(cells: list, found) -> int:  # as nbgrader reads them: the self-check cell's metadata
+        declared = cells[found.check_cell].get("metadata", {}).get("nbgrader", {}).get("points")
+        return declared if declared is not None else POINTS.get(found.exercise, 1)
+
+    assignments = {Path(name).stem: [{"exercise": found.exercise, "points": points(cells, found)}
                                      for found in lesson_exercises(cells, exercises, name)]
                    for name, cells in lessons.items()}
     used = sorted({entry["exercise"] for entries in assignments.values() for entry in entries})
@@ -494,8 +501,9 @@ def add_command(subparsers) -> None:
     parser.add_argument("--package", default=None, help="package folder (default: the installed unet_lib)")
     parser.add_argument("--nbgrader", action="store_true", help="write an nbgrader course folder instead: "
                         "nbgrader_config.py and source/<lesson>/ with the solved lesson, its figures and the "
-                        "library without solutions, for generate_assignment, autograde and generate_feedback; "
-                        "on an earlier course it rewrites only those and release.json, keeping the gradebook "
+                        "library without solutions, for generate_assignment, and grading.json, the graded cases "
+                        "that `grade` compares; on an earlier course it rewrites only those and release.json, "
+                        "keeping the gradebook "
                         "and nbgrader's folders")
     parser.set_defaults(handler=_run_release)
 
@@ -514,8 +522,9 @@ def _run_release(arguments: argparse.Namespace) -> int:
     if arguments.nbgrader:
         names = ", ".join(manifest[NBGRADER_ASSIGNMENTS])
         print(f"Wrote an nbgrader course to {arguments.out_dir}: assignments {names} in source/. There, run "
-              "`nbgrader generate_assignment NAME`, collect the submissions, then `nbgrader autograde NAME` and "
-              "`nbgrader generate_feedback NAME`.")
+              "`nbgrader generate_assignment NAME` to hand a lesson out; grade what comes back with "
+              f"`python -m unet_lib grade {arguments.out_dir} SUBMISSIONS_DIR` (sandboxed; nbgrader's autograde "
+              "runs student code unconfined).")
         return 0
     n_exercises = sum(len(found) for found in manifest["lessons"].values())
     print(f"Wrote the student release to {arguments.out_dir}: {len(manifest['lessons'])} lessons, "

@@ -83,6 +83,11 @@ def bwrap_command(job_dir: Path, command: Sequence[str], work_mb: int, binds: Se
             line += ["--ro-bind", folder, folder]
     for folder in python_dirs():
         line += _parents(folder) + ["--ro-bind", str(folder), str(folder)]
+    # The instructor's package, where it is installed into the environment (not an editable install): hidden
+    # under an empty folder, since it holds the solutions.
+    package = Path(__file__).resolve().parents[1]
+    if any(folder in package.parents for folder in python_dirs()):
+        line += ["--perms", "0755", "--tmpfs", str(package), "--remount-ro", str(package)]
     line += ["--ro-bind", str(job_dir), "/sandbox-job", "--perms", "0777", "--size", size, "--tmpfs", "/sandbox"]
     for host, inside in binds:
         line += _parents(Path(inside), writable=inside.startswith("/sandbox/")) + ["--ro-bind", str(host), inside]
