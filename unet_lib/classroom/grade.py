@@ -181,8 +181,10 @@ def _harness_library(student_package: Path, into: Path) -> None:
 class _Submission:
     """One student's notebook for one lesson: its two sandboxes, in a cgroup of their own."""
 
-    def __init__(self, course: Path, grading: dict, lesson: str, notebook: dict, limits: Limits, scratch: Path):
+    def __init__(self, course: Path, grading: dict, lesson: str, notebook_name: str, notebook: dict, limits: Limits,
+                 scratch: Path):
         self.course, self.grading, self.lesson, self.notebook = course, grading, lesson, notebook
+        self.notebook_name = notebook_name
         self.limits, self.scratch = limits, scratch
         self.source = course / "source" / lesson
 
@@ -234,7 +236,8 @@ class _Submission:
         here = f"/sandbox/{self.lesson}"
         binds = [(folder, f"{here}/{folder.name}") for folder in sorted(self.source.iterdir()) if folder.is_dir()]
         ran = self._run(cgroup, job, [sys.executable, "-I", "/sandbox-job/run.py", "/sandbox-job/notebook.ipynb",
-                                      str(self.limits.cell_seconds), str(self.limits.output_mb * 2**20 // 2)],
+                                      self.notebook_name, str(self.limits.cell_seconds),
+                                      str(self.limits.output_mb * 2**20 // 2)],
                         binds=binds, working_dir=here,
                         environment={**_kernel_environment(), "NBGRADER_EXECUTION": "autograde"})
         if ran.returncode is None:
@@ -416,7 +419,7 @@ def _grade_one(course: Path, grading: dict, student: Path, lesson: str, notebook
     notebook = read_notebook(path)
     if isinstance(notebook, str):
         return Grade(name, lesson, 0.0, max_points, f"not graded: the notebook is {notebook}")
-    submission = _Submission(course, grading, lesson, notebook, limits, scratch)
+    submission = _Submission(course, grading, lesson, notebook_name, notebook, limits, scratch)
     cgroup = _Cgroup(limits)
     try:
         answers = submission.answers(cgroup) if grading["assignments"][lesson] else {"results": {}, "problems": []}

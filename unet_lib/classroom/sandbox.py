@@ -4,9 +4,10 @@ The grader (root: it needs cgroups) runs each step of a submission's grading thr
 
 - `bubblewrap <https://github.com/containers/bubblewrap>`_, started as root with an empty environment,
   builds the view: a read-only system (``/usr``, ``/etc``...) and Python, the job's own files read-only
-  at ``/sandbox-job``, a size-limited private ``/tmp`` and ``/sandbox`` (tmpfs: memory of the submission's cgroup,
-  so the disk it may fill is bounded twice), a private ``/dev`` and ``/proc``; new PID, network (loopback
-  only), IPC and UTS namespaces; nothing of the course, the other students or the grader.
+  at ``/sandbox-job``, a size-limited private ``/tmp``, ``/dev/shm`` and ``/sandbox`` (tmpfs: memory of
+  the submission's cgroup, so the disk it may fill is bounded twice), a private ``/dev`` and ``/proc``;
+  new PID, network (loopback only), IPC and UTS namespaces; nothing of the course, the other students or
+  the grader.
 - then, inside, ``setpriv`` drops to the host's ``nobody`` (uid and gid 65534, no supplementary group)
   with every capability gone from the effective, permitted, inheritable, ambient and bounding sets and
   ``no_new_privs`` set, before the command starts. No user namespace is made: a uid that looks
@@ -76,6 +77,7 @@ def bwrap_command(job_dir: Path, command: Sequence[str], work_mb: int, binds: Se
     size = str(work_mb * 2**20)
     line = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--clearenv", "--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",  # multiprocessing's locks live there
             # mounts apply in order: the private /tmp first, so that binds below it stay visible
             "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
     for folder in SYSTEM_DIRS:

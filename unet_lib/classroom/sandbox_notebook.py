@@ -1,8 +1,9 @@
 """Run a submission's notebook for its feedback, inside the grading sandbox, and print it executed.
 
 Run by :mod:`unet_lib.classroom.grade` in a sandbox of its own (:mod:`unet_lib.classroom.sandbox`) as
-``python -I run_notebook.py NOTEBOOK CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson
-finds the student copy of the library and its figures. nbclient runs every cell with a kernel that lives
+``python -I run_notebook.py NOTEBOOK NAME CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson
+finds the student copy of the library and its figures; the notebook is copied there as ``NAME`` first, where
+the lesson expects to be. nbclient runs every cell with a kernel that lives
 in the same sandbox: a cell past ``CELL_SECONDS`` is interrupted and the next one runs; an error is kept
 as an output and the next cell runs; a kernel that dies ends the run with what ran so far. Each output's
 text and images are cut to ``MAX_OUTPUT_BYTES`` in all. Points never come from here: the grader scores
@@ -38,7 +39,7 @@ def cap_outputs(cells: list, max_bytes: int) -> None:
         cell["outputs"] = kept
 
 
-def main(notebook_path: str, cell_seconds: str, max_bytes: str) -> None:
+def main(notebook_path: str, name: str, cell_seconds: str, max_bytes: str) -> None:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -46,6 +47,7 @@ def main(notebook_path: str, cell_seconds: str, max_bytes: str) -> None:
     result_fd = os.dup(1)  # what the kernel or the client prints goes to stderr, not into the result
     os.dup2(2, 1)
     notebook = nbformat.read(notebook_path, as_version=4)
+    nbformat.write(notebook, os.path.basename(name))
     client = NotebookClient(notebook, timeout=int(cell_seconds), interrupt_on_timeout=True, allow_errors=True,
                             kernel_name="python3", resources={"metadata": {"path": os.getcwd()}})
     try:
