@@ -35,6 +35,7 @@ import argparse
 import base64
 import csv
 import dataclasses
+import errno
 import html
 import json
 import os
@@ -120,7 +121,7 @@ def read_notebook(path: Path) -> dict | str:
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        return f"not read ({'a link' if error.errno == 40 else os.strerror(error.errno)})"
+        return f"not read ({'a link' if error.errno == errno.ELOOP else os.strerror(error.errno)})"
     with os.fdopen(descriptor, "rb") as file:
         status = os.fstat(file.fileno())
         if not stat.S_ISREG(status.st_mode):
@@ -486,7 +487,8 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
             try:
                 return _grade_one(course, grading, student, lesson, notebook, limits, scratch)
             except Exception as error:  # noqa: BLE001 - one submission that breaks the grader costs its row only
-                return Grade(_printable(student.name), lesson, 0.0, 0.0, f"not graded: the grader failed "
+                max_points = float(sum(entry["points"] for entry in grading["assignments"][lesson]))
+                return Grade(_printable(student.name), lesson, 0.0, max_points, f"not graded: the grader failed "
                              f"({type(error).__name__}: {str(error)[:200]})")
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
