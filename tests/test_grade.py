@@ -347,7 +347,10 @@ def graded(tmp_path_factory):
     cgroups_before = set(_grading_cgroups())
     secret = f"secret-{os.urandom(8).hex()}"
     os.environ["UNET_GRADER_SECRET"] = secret  # in the grader's environment, as an instructor's token would be
-    grader_environment = dict(os.environ)
+    # What the instructor's shell handed the grader (this process) when it started; what libraries set since
+    # (TensorFlow sets TF2_BEHAVIOR and the like, in the kernel too) is not the grader's.
+    grader_environment = dict(entry.split("=", 1) for entry in Path("/proc/self/environ").read_text(
+        errors="replace").split("\0") if "=" in entry)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -429,9 +432,11 @@ def test_the_students_code_runs_as_nobody_with_no_capability_and_sees_nothing_of
     leaked = [name for name, value in probe["environment"].items()
               if graded["grader environment"].get(name) == value and name not in SANDBOX_VARIABLES]
     assert leaked == [], leaked
-    # Every mount is read-only but its private /tmp, its working folder and what the kernel needs of /dev.
+    # Every mount is read-only but its private /tmp, /dev/shm and working folder, /proc, and the device nodes.
     writable = {mount.split()[0] for mount in probe["mounts"] if "rw" in mount.split()[1].split(",")}
-    assert writable <= {"/tmp", "/sandbox", "/dev", "/dev/shm", "/dev/pts", "/dev/mqueue", "/proc"}, writable
+    devices = {"/dev", "/dev/pts", "/dev/mqueue", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+               "/dev/urandom", "/dev/tty"}
+    assert writable <= {"/tmp", "/sandbox", "/dev/shm", "/proc", *devices}, writable
     assert not any(str(graded["course"]) in mount for mount in probe["mounts"])
 
 

@@ -97,6 +97,7 @@ def bwrap_command(job_dir: Path, command: Sequence[str], work_mb: int, binds: Se
                    **(environment or {})}
     for name, value in environment.items():
         line += ["--setenv", name, value]
+    line += ["--remount-ro", "/"]  # the root bubblewrap made, last: the folders above every bind are made
     return line + ["--chdir", working_dir, "--", setpriv, *DROP_PRIVILEGES, "--", *command]
 
 
