@@ -71,12 +71,13 @@ def test_the_harness_defines_the_answer_from_its_cell_helpers_and_constants_and_
 
 
 def test_an_answer_that_calls_the_library_gets_an_error_not_its_answer(tmp_path):
-    cells = ["import sys\nsys.setprofile(None)\nimport fakelib.convolution as library\n"
+    cells = ["import sys\nsys.setprofile(None)\nimport fakelib.convolution as library\nprint(undefined_name)\n"
              "def triple(x):\n    return library.triple(x)",
              "def unused():\n    return 1"]
     reply = _run_harness(tmp_path, cells, "triple", [{"label": "one", "args": (1,), "kwargs": {}}])
     outcome = reply["results"]["triple"][0]
     assert outcome["raised"] == "LibraryNotAvailable" and "fakelib.convolution.triple" in outcome["message"]
+    assert reply["problems"] == ["cell 0, line 4: NameError: name 'undefined_name' is not defined"]
     missing = _run_harness(tmp_path, ["x = 1"], "triple", [{"label": "one", "args": (1,), "kwargs": {}}])
     assert missing["results"]["triple"] == [{"missing": "triple"}]
 

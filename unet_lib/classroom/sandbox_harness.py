@@ -115,7 +115,7 @@ def _defined_names(tree: ast.Module) -> set[str]:
 
 
 def define_functions(cells: list[str], functions: set[str], namespace: dict) -> list[str]:
-    """Run the cells as the module docstring says; return one line per statement that raised.
+    """Run the cells as the module docstring says; return one line per statement of an answer cell that raised.
 
     Each top-level statement runs on its own, so that a magic this process cannot run (``%matplotlib``) or a
     broken line costs that statement only, not the functions defined after it.
@@ -138,8 +138,9 @@ def define_functions(cells: list[str], functions: set[str], namespace: dict) -> 
             try:
                 exec(compile(ast.Module([node], []), f"<cell {index}>", "exec"), namespace)  # noqa: S102
             except Exception as error:  # noqa: BLE001 - a broken line costs only what it defines
-                problems.append(f"cell {index}, line {node.lineno}: {type(error).__name__}: "
-                                f"{str(error)[:MAX_MESSAGE]}")
+                if answer:  # the lesson's own cells, cut down to their definitions, may miss what they use
+                    problems.append(f"cell {index}, line {node.lineno}: {type(error).__name__}: "
+                                    f"{str(error)[:MAX_MESSAGE]}")
     return problems
 
 
