@@ -245,7 +245,7 @@ class _Submission:
             return f"the notebook ran past {self.limits.seconds:g} s"
         try:
             executed = json.loads(ran.output.split(b"\n", 1)[0])
-            if read_cells := executed.get("cells"):
+            if isinstance(read_cells := executed.get("cells"), list) and read_cells:
                 return {"cells": read_cells}
         except (ValueError, RecursionError, AttributeError):
             pass
