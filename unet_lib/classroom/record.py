@@ -21,27 +21,7 @@ import pickle
 import sys
 from pathlib import Path
 
-import numpy as np
-
-
-def _plain(value, where: str) -> None:
-    """Raise ValueError unless ``value`` is plain data that a student release can store and load."""
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
-        return
-    if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            raise ValueError(f"{where}: arrays of Python objects cannot be recorded")
-        return
-    if isinstance(value, (tuple, list)):
-        for index, item in enumerate(value):
-            _plain(item, f"{where}[{index}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _plain(key, f"{where} key")
-            _plain(item, f"{where}[{key!r}]")
-        return
-    raise ValueError(f"{where}: cases must hold plain data to be recorded, got {type(value).__name__}")
+from unet_lib.classroom import plain_data
 
 
 def record(spec: dict) -> dict[str, dict]:
@@ -52,7 +32,11 @@ def record(spec: dict) -> dict[str, dict]:
         module = importlib.import_module(module_name)
         cases = getattr(module, f"{name}_cases")()
         for case in cases:
-            _plain((case.args, case.kwargs, case.expected), f"{module_name}.{name}_cases() case {case.label!r}")
+            try:
+                plain_data.encode((case.args, case.kwargs, case.expected))
+            except plain_data.NotPlainData as error:
+                raise ValueError(f"{module_name}.{name}_cases() case {case.label!r}: cases must hold plain data "
+                                 f"to be recorded, got {error}") from None
         record_data = {"cases": [{"label": c.label, "args": tuple(c.args), "kwargs": dict(c.kwargs),
                                   "expected": c.expected} for c in cases]}
         with (out / f"{name}.pkl").open("wb") as file:
@@ -90,8 +74,6 @@ def graded(spec: dict) -> dict[str, dict]:
 
 if __name__ == "__main__":
     if sys.argv[1] == "--graded":
-        from unet_lib.classroom import plain_data
-
         print(plain_data.dumps(graded(json.loads(sys.argv[2]))))
     else:
         print(json.dumps(record(json.loads(sys.argv[1]))))

@@ -392,8 +392,9 @@ def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
                                env=environment, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"recording the graded cases failed:\n{completed.stderr[-3000:]}")
-    return ('{"package":' + json.dumps(package_dir.name) + ',"assignments":' + json.dumps(assignments)
-            + ',"exercises":' + completed.stdout.splitlines()[-1] + "}")
+    # The exercises stay as plain_data encoded them (JSON-ready); load_grading decodes them.
+    return json.dumps({"package": package_dir.name, "assignments": assignments,
+                       "exercises": json.loads(completed.stdout.splitlines()[-1])}, separators=(",", ":"))
 
 
 def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = None,

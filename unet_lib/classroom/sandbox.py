@@ -46,7 +46,6 @@ class Confined:
     returncode: int | None
     output: bytes
     output_cut: bool
-    log: str
 
 
 def python_dirs(python: str = sys.executable) -> list[Path]:
@@ -129,7 +128,7 @@ def run_confined(prefix: Sequence[str], line: Sequence[str], seconds: float, max
         prefix: what runs the sandbox in the submission's cgroup (``cgexec`` and the reaper).
         line: the sandbox's command line.
         seconds: the wall-clock limit; past it ``on_timeout(pid)`` is called to end the process tree.
-        max_output: bytes of standard output kept; standard error keeps 64 KB.
+        max_output: bytes of standard output kept; standard error is discarded.
         on_timeout: ends everything in the cgroup but the process ``pid`` (the reaper, which then exits).
     """
     # bwrap reads its options from a pipe (--args), so that its command line, which any process in the sandbox
@@ -143,22 +142,18 @@ def run_confined(prefix: Sequence[str], line: Sequence[str], seconds: float, max
         pipe.write(arguments)
     try:
         process = subprocess.Popen([*prefix, line[0], "--args", str(arguments_read), *line[end:]], env={},
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    start_new_session=True, pass_fds=(arguments_read,))
     finally:
         os.close(arguments_read)
-    output, log = {}, {}
-    readers = [threading.Thread(target=_read_capped, args=(process.stdout, max_output, output), daemon=True),
-               threading.Thread(target=_read_capped, args=(process.stderr, 65536, log), daemon=True)]
-    for reader in readers:
-        reader.start()
+    output = {}
+    reader = threading.Thread(target=_read_capped, args=(process.stdout, max_output, output), daemon=True)
+    reader.start()
     try:
         returncode = process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         on_timeout(process.pid)
         process.wait()
         returncode = None
-    for reader in readers:
-        reader.join(timeout=10)  # a grandchild that escaped the cgroup could hold the pipe: do not wait for it
-    return Confined(returncode, output.get("data", b""), output.get("cut", False),
-                    log.get("data", b"").decode("utf-8", "replace"))
+    reader.join(timeout=10)  # a grandchild that escaped the cgroup could hold the pipe: do not wait for it
+    return Confined(returncode, output.get("data", b""), output.get("cut", False))

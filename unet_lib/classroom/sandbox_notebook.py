@@ -1,7 +1,7 @@
 """Run a submission's notebook for its feedback, inside the grading sandbox, and print it executed.
 
 Run by :mod:`unet_lib.classroom.grade` in a sandbox of its own (:mod:`unet_lib.classroom.sandbox`) as
-``python -I run_notebook.py NOTEBOOK NAME CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson
+``python -I run.py NOTEBOOK NAME CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson
 finds the student copy of the library and its figures; the notebook is copied there as ``NAME`` first, where
 the lesson expects to be. nbclient runs every cell with a kernel that lives
 in the same sandbox: a cell past ``CELL_SECONDS`` is interrupted and the next one runs; an error is kept
