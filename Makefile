@@ -1,4 +1,6 @@
-# The course in two commands: `make lab` to learn, `make test` to check everything.
+# The course in two commands: `make lab` to learn, `make test` to check a change.
+# Two packages, two command lines: the learner's `python -m unet_lib` (env, train) and the instructor's and
+# maintainer's `python -m course_tools` (release, nbgrader-metadata, grade, figures, bench), installed by the dev extra.
 VENV ?= .venv
 PYTHON ?=
 # Extra options for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port=8890".
@@ -15,21 +17,23 @@ LAB_SERVE = --ServerApp.root_dir="$(LAB_ROOT)" --FileContentsManager.preferred_d
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 BIN := $(VENV)/bin
 
-.PHONY: help setup lab test lint clean workbook
+.PHONY: help setup lab test test-all lint clean workbook
 
 help:
 	@echo "make lab    set up $(VENV) if needed, then open JupyterLab on lessons/ (LESSONS=workbook/lessons for the workbook)"
-	@echo "make test   set up $(VENV) if needed, then lint, unit tests and every lesson under nbval"
+	@echo "make test   set up $(VENV) if needed, then lint, unit tests and every lesson under nbval (about 10 minutes)"
+	@echo "make test-all  make test plus the extended tier: browser, grading sandbox, nbgrader, blank student"
+	@echo "            copies, other backends (what CI runs; needs chromium, bubblewrap and cgroup-tools)"
 	@echo "make lint   ruff over the package, tests and lessons"
 	@echo "make workbook  write the blank student copy to workbook/; open it with: make lab LESSONS=workbook/lessons"
 	@echo "make clean  remove $(VENV) and caches"
 	@echo "Choose the interpreter with PYTHON=/path/to/python3.X (3.10-3.13)."
 
-# Optional dependency groups of pyproject.toml to install. `make test` adds jax, the second Keras
-# backend its tests train on (CPU wheels, about 150 MB); `make test EXTRAS=dev,jax,torch` tests torch
+# Optional dependency groups of pyproject.toml to install. `make test-all` adds jax, the second Keras
+# backend its tests train on (CPU wheels, about 150 MB); `make test-all EXTRAS=dev,jax,torch` tests torch
 # too, as CI does (on Linux PyPI's torch brings CUDA libraries, several GB). Learners need neither.
 EXTRAS ?= dev
-test: EXTRAS = dev,jax
+test-all: EXTRAS = dev,jax
 
 setup:
 	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)" "$(EXTRAS)"
@@ -41,12 +45,16 @@ lab: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# The extended tier's tests carry the `extended` marker (see conftest.py); the run's last lines say what was left out.
 test: setup lint
+	$(BIN)/python -m pytest -m "not extended"
+
+test-all: setup lint
 	$(BIN)/python -m pytest
 
 # The student copy (solutions removed, answers recorded) for learners who want to try before reading.
 workbook: setup
-	$(BIN)/python -m unet_lib release workbook
+	$(BIN)/python -m course_tools release workbook
 	@echo "Open it with: make lab LESSONS=workbook/lessons"
 
 clean:

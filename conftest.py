@@ -1,38 +1,41 @@
 """Test-suite hooks shared by the unit tests and the nbval run over lessons/.
 
-Native libraries (TensorFlow, XLA, CUDA stubs) can write to a kernel's stderr at any moment. In
-lax mode nbval only fails on errors, but a cell marked ``# NBVAL_CHECK_OUTPUT`` compares its
-outputs, and stray stderr would then fail it for reasons that have nothing to do with the lesson.
-The hook below leaves stderr streams out of that comparison; stdout and rich outputs still count.
+The suite has two tiers. ``make test`` runs everything a learner's or contributor's change can break, every lesson
+under nbval included, and leaves out the tests marked ``extended``: the browser, the grading sandbox, nbgrader, the
+blank student copies run top to bottom and the other Keras backends. ``make test-all`` (what CI runs) runs both. The
+summary at the end of a run says what was left out and why: a tier not asked for, or a system package missing.
 """
 
 from __future__ import annotations
 
-import functools
+import os
+import shutil
+from pathlib import Path
+
+SYSTEM_PACKAGES = {
+    "chromium": ("chromium", "the browser tests"),
+    "bwrap": ("bubblewrap", "the grading sandbox tests"),
+    "cgexec": ("cgroup-tools", "the grading sandbox tests"),
+}
+"""Command -> (the Debian package that installs it, the tests that need it)."""
 
 
-def _without_stderr(outputs):
-    return [o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-
-
-def pytest_collection_modifyitems(session, config, items):
-    for item in items:
-        compare = getattr(item, "compare_outputs", None)
-        if compare is None or not hasattr(item, "cell"):
-            continue  # not an nbval cell
-
-        @functools.wraps(compare)
-        def compare_ignoring_stderr(test, ref, skip_compare=None, _compare=compare):
-            return _compare(_without_stderr(test), _without_stderr(ref), skip_compare)
-
-        item.compare_outputs = compare_ignoring_stderr
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Name the folder where the browser tests left their screenshots, so a person can look at them."""
-    import os
-    from pathlib import Path
-
+def pytest_terminal_summary(terminalreporter, config):
+    """Say which tier did not run and which tests a missing system package skipped; name the screenshots."""
     screenshots = Path(__file__).parent / "test-artifacts" / "browser"
     if screenshots.is_dir() and any(screenshots.glob("*.png")):
         terminalreporter.write_line(f"Browser test screenshots: {os.path.relpath(screenshots)}/")
+    deselected = [item for item in terminalreporter.stats.get("deselected", [])
+                  if item.get_closest_marker("extended") is not None]
+    if deselected:
+        terminalreporter.write_line(
+            f"Not run: the extended tier, {len(deselected)} tests (browser, grading sandbox, nbgrader, blank student "
+            "copies, other backends). Run them with `make test-all`.")
+    if not terminalreporter.stats.get("skipped"):
+        return
+    missing = sorted({package for command, (package, _) in SYSTEM_PACKAGES.items() if shutil.which(command) is None})
+    if missing:
+        needing = sorted({tests for command, (_, tests) in SYSTEM_PACKAGES.items() if shutil.which(command) is None})
+        terminalreporter.write_line(
+            f"Skipped: {' and '.join(needing)}, for want of {', '.join(missing)}. Install with "
+            f"`sudo apt-get install {' '.join(missing)}` (Debian or Ubuntu), then run them with `make test-all`.")

@@ -27,7 +27,8 @@ has_extras() {
   local extra
   for extra in ${extras//,/ }; do grep -qxF "$extra" "$stamp" || return 1; done
 }
-if [[ -f $stamp && $stamp -nt pyproject.toml && -x $venv/bin/python ]] && has_extras; then
+if [[ -f $stamp && $stamp -nt pyproject.toml && ( ! -f tools/pyproject.toml || $stamp -nt tools/pyproject.toml ) &&
+      -x $venv/bin/python ]] && has_extras; then
   exit 0
 fi
 
@@ -68,6 +69,14 @@ if ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-ba
     "No network? Connect and run make again." \
     "'No matching distribution found for tensorflow'? Your Python or platform has no TensorFlow 2.21" \
     "wheel: use Python 3.10-3.13 on 64-bit Linux, macOS (Apple silicon) or Windows (WSL2)."
+fi
+# The dev extra brings the instructor's and maintainer's tools too (tools/: release, grading, figures,
+# benchmarks), where this copy has them: a student release does not.
+if [[ ,$extras, == *,dev,* && -f tools/pyproject.toml ]] &&
+    ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off --no-deps \
+      -e tools >>"$log" 2>&1; then
+  grep -v '^WARNING: Location' "$log" | tail -n 15 >&2
+  fail "pip could not install the course's tools (tools/; see above and $log)."
 fi
 # Remember every group installed (an older stamp's too, when pyproject.toml has not changed since).
 { [[ -f $stamp && $stamp -nt pyproject.toml ]] && cat "$stamp"; tr ',' '\n' <<<"$extras"; } | sort -u >"$stamp.new"

@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.extended
 
 BACKENDS = ("tensorflow", "jax", "torch")
 REQUIRED_IN_CI = ("tensorflow", "jax")
@@ -74,11 +74,11 @@ def train_tiny_unet(save_dir: str) -> dict:
 
     import numpy as np
 
-    from unet_lib._keras import keras
+    from unet_lib import keras
     from unet_lib.data import make_shapes_dataset
     from unet_lib.environment import set_seed
     from unet_lib.metrics import mean_iou_metric
-    from unet_lib.model import unet_model
+    from unet_lib.reference.model import unet_model
 
     set_seed(0)
     images, masks = make_shapes_dataset(N_SCENES, (16, 16), seed=0)
@@ -123,7 +123,7 @@ def predict_with_saved_models(save_dir: str) -> dict:
     from pathlib import Path
 
     import unet_lib.metrics  # noqa: F401 - registers the course's metric, so the models load
-    from unet_lib._keras import keras
+    from unet_lib import keras
 
     logits = {}
     for path in sorted(Path(save_dir).glob("*.keras")):

@@ -7,22 +7,15 @@ import subprocess
 import sys
 
 import pytest
+from course_tools.bench import conv_flops_per_image, validated_settings
+from course_tools.cli import main
 
 from tests.conftest import REPO_ROOT
-from unet_lib._keras import keras
-from unet_lib.bench import BENCHMARK_MODULES
-from unet_lib.bench_unet import conv_flops_per_image, validated_settings
-from unet_lib.cli import main
-from unet_lib.model import unet_model
+from unet_lib import keras
+from unet_lib.reference.model import unet_model
 
 TINY = ["--image-size", "16", "16", "--depth", "2", "--n-filters", "4", "--batch-size", "2", "--steps", "2",
         "--warmup-steps", "1"]
-
-
-def test_bench_unet_is_registered(capsys):
-    assert "unet_lib.bench_unet" in BENCHMARK_MODULES
-    assert main(["bench"]) == 2
-    assert "unet" in capsys.readouterr().out
 
 
 def test_conv_flops_of_a_hand_computed_model():
@@ -68,7 +61,7 @@ def test_validated_settings_name_the_wrong_argument():
             validated_settings(**{**good, **change})
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 def test_bench_unet_prints_one_json_line_with_positive_numbers(capsys):
     assert main(["bench", "unet", *TINY]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -103,9 +96,9 @@ def test_bench_unet_bad_arguments_exit_2_with_a_clear_message(arguments, message
     assert re.search(message, error), error
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 def test_mixed_precision_applies_to_the_benchmarked_model_only():
-    from unet_lib.bench_unet import run_unet_benchmark
+    from course_tools.bench import run_unet_benchmark
 
     report = run_unet_benchmark((16, 16), n_filters=4, depth=2, batch_size=2, precision="mixed_bfloat16", steps=1,
                                 warmup_steps=1)
@@ -115,7 +108,7 @@ def test_mixed_precision_applies_to_the_benchmarked_model_only():
 
 
 def test_presets_build_the_models_they_name():
-    from unet_lib.bench_unet import PRESETS
+    from course_tools.bench import PRESETS
 
     def parameters(preset):
         settings = PRESETS[preset]
@@ -131,7 +124,7 @@ def test_presets_build_the_models_they_name():
 
 
 def test_peak_flops_are_looked_up_by_gpu_name_and_precision():
-    from unet_lib.bench_unet import peak_tflops
+    from course_tools.bench import peak_tflops
 
     assert peak_tflops("NVIDIA A100-SXM4-80GB", "mixed_float16") == 312.0
     assert peak_tflops("NVIDIA H200", "float32") == 67.0
@@ -139,7 +132,7 @@ def test_peak_flops_are_looked_up_by_gpu_name_and_precision():
     assert peak_tflops("Some Other GPU", "float32") is None and peak_tflops(None, "float32") is None
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 def test_a_preset_is_overridden_by_explicit_options(capsys):
     assert main(["bench", "unet", "--preset", "mooc", *TINY]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -148,15 +141,16 @@ def test_a_preset_is_overridden_by_explicit_options(capsys):
     assert report["gpu"] is None and report["fraction_of_peak"] is None  # no GPU here
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 def test_bench_unet_runs_where_only_keras_and_jax_are_installed(tmp_path):
-    # As on many GPU machines (scripts/gpu_benchmark.sh): no TensorFlow, matplotlib, Pillow or widgets.
+    # As on many GPU machines (tools/gpu_benchmark.sh): no TensorFlow, matplotlib, Pillow or widgets.
     pytest.importorskip("jax", reason="the jax extra is not installed")
     (tmp_path / "sitecustomize.py").write_text(
         "import sys\nfor name in ('tensorflow', 'matplotlib', 'PIL', 'ipywidgets'):\n"
         "    sys.modules[name] = None  # importing it raises ImportError, as if it were not installed\n")
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"}
-    completed = subprocess.run([sys.executable, "-m", "unet_lib", "bench", "unet", "--preset", "unet-medical",
+    path = os.pathsep.join([str(tmp_path), str(REPO_ROOT), str(REPO_ROOT / "tools")])
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path}
+    completed = subprocess.run([sys.executable, "-m", "course_tools", "bench", "unet", "--preset", "unet-medical",
                                 "--precision", "mixed_float16", "--jit-compile", *TINY], cwd=REPO_ROOT,
                                env=environment, capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]

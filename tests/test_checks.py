@@ -78,17 +78,17 @@ def test_a_check_loads_without_the_model_checks_or_keras():
 def test_an_answer_that_the_library_computes_fails_however_it_is_called():
     # A learner's conv_transpose2d_naive that hands the work to the vectorised version, under any name, and the
     # output size taken from transpose_axis: the checks name the library function instead of passing.
-    from unet_lib.arithmetic import transpose_axis
     from unet_lib.checks import check_conv_transpose2d_naive, check_conv_transpose_output_size
-    from unet_lib.convolution import conv_transpose2d
+    from unet_lib.reference.arithmetic import transpose_axis
+    from unet_lib.reference.convolution import conv_transpose2d
 
     vectorised = conv_transpose2d
     answers = [
-        (check_conv_transpose2d_naive, conv_transpose2d, "unet_lib.convolution.conv_transpose2d"),
+        (check_conv_transpose2d_naive, conv_transpose2d, "unet_lib.reference.convolution.conv_transpose2d"),
         (check_conv_transpose2d_naive, lambda *args, **kwargs: vectorised(*args, **kwargs),
-         "unet_lib.convolution.conv_transpose2d"),
+         "unet_lib.reference.convolution.conv_transpose2d"),
         (check_conv_transpose_output_size, lambda *args, **kwargs: transpose_axis(*args, **kwargs)[0],
-         "unet_lib.arithmetic.transpose_axis"),
+         "unet_lib.reference.arithmetic.transpose_axis"),
     ]
     for check, answer, library_function in answers:
         with pytest.raises(CheckFailed, match=f"the answer calls the course library's {library_function}, which"):

@@ -10,12 +10,12 @@ from unet_lib import (
     conv_matrix,
     conv_transpose2d,
     conv_transpose2d_naive,
+    keras,
     keras_conv_transpose2d,
     overlap_count,
     resize_then_convolve,
-    transpose_geometry,
 )
-from unet_lib._keras import keras
+from unet_lib.reference.convolution import transpose_geometry
 
 RNG = np.random.default_rng(0)
 
@@ -124,7 +124,7 @@ def test_float32_stays_float32_and_integers_become_float64():
 @pytest.mark.parametrize(
     ("x_shape", "kernel_shape", "arguments", "message"),
     [
-        ((2, 2), (3, 3), {"stride": 0}, r"stride must be an integer >= 1, got 0"),
+        ((2, 2), (3, 3), {"stride": 0}, r"stride must be a positive integer, got 0"),
         ((2, 2), (3, 3), {"padding": -1}, r"padding must be an integer >= 0 or one of 'same', 'valid'"),
         ((2, 2), (3, 3), {"padding": "full"}, r"got 'full'"),
         ((2, 2), (3, 3), {"stride": 2, "output_padding": 2}, r"output_padding must be smaller than stride"),
@@ -146,8 +146,8 @@ def test_conv_transpose2d_bad_input(function, x_shape, kernel_shape, arguments, 
         (lambda: conv2d(np.ones((1, 4, 4, 2)), np.ones((3, 3, 3, 1))), r"kernel must have C_in = 2"),
         (lambda: conv_matrix((4,), np.ones((2, 2))), r"input_shape must be \(H, W\)"),
         (lambda: conv_matrix((4, 4), np.ones((2, 2, 1, 1))), r"kernel must be a 2-D \(kH, kW\) array"),
-        (lambda: overlap_count((4, 4), 0), r"kernel_size must be an integer >= 1"),
-        (lambda: resize_then_convolve(np.ones((4, 4)), np.ones((3, 3)), size=0), r"size must be an integer >= 1"),
+        (lambda: overlap_count((4, 4), 0), r"kernel_size must be a positive integer"),
+        (lambda: resize_then_convolve(np.ones((4, 4)), np.ones((3, 3)), size=0), r"size must be a positive integer"),
     ],
 )
 def test_other_bad_input(call, message):

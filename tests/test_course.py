@@ -6,7 +6,8 @@ import re
 import nbformat
 import pytest
 
-from unet_lib import course_map_markdown, list_lessons
+from unet_lib import course_map_markdown
+from unet_lib.course import list_lessons
 
 REQUIRED_SECTIONS = ("**What you'll do**", "**What you'll learn**", "**What you'll need**", "## Summary")
 
@@ -75,3 +76,57 @@ def test_every_exercise_has_balanced_markers_and_a_self_check(repo_root):
                 assert following and "check_" in following[0], (
                     f"{path.name} cell {index}: an exercise must be followed by a self-check cell"
                 )
+
+
+def lesson_imports(notebook_path) -> list[tuple[int, str, str]]:
+    """``(cell, module, name)`` of every ``from unet_lib... import name``, ``import unet_lib...`` (``name`` empty) and
+    ``unet_lib.name`` of a lesson."""
+    import ast
+
+    found = []
+    for index, cell in enumerate(nbformat.read(notebook_path, as_version=4).cells):
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "unet_lib":
+                found += [(index, node.module, alias.name) for alias in node.names]
+            elif isinstance(node, ast.Import):
+                found += [(index, alias.name, "") for alias in node.names if alias.name.split(".")[0] == "unet_lib"]
+            elif isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "unet_lib":
+                found.append((index, "unet_lib", node.attr))
+    return found
+
+
+def test_lessons_import_only_what_the_package_exports_and_it_exports_nothing_else(repo_root):
+    """A lesson imports names from ``unet_lib`` itself, never from a module (private or not); the package exports
+    exactly those names and the graded reference functions (which the learner writes, so no lesson imports them)."""
+    from course_tools.exercises import discover_exercises
+
+    import unet_lib
+
+    exported, used, problems = set(unet_lib.__all__), set(), []
+    for path in sorted((repo_root / "lessons").glob("*.ipynb")):
+        for index, module, name in lesson_imports(path):
+            if module != "unet_lib":
+                problems.append(f"{path.name} cell {index} imports {name or module} from {module}, not from unet_lib")
+            elif name and name not in exported and not name.startswith("__"):
+                problems.append(f"{path.name} cell {index} imports {name}, which unet_lib does not export")
+            used.add(name)
+    exercises = discover_exercises(repo_root / "unet_lib").values()
+    references = {exercise.function.rsplit(".", 1)[1] for exercise in exercises}
+    problems += [f"unet_lib exports {name}, which no lesson imports" for name in sorted(exported - used - references)]
+    assert problems == [], "\n".join(problems)
+    for name in exported:  # and every export resolves
+        assert getattr(unet_lib, name) is not None
+
+
+def test_the_lesson_import_check_sees_private_and_submodule_imports(tmp_path):
+    cells = [nbformat.v4.new_code_cell("%matplotlib inline\nfrom unet_lib._keras import keras\nimport unet_lib.data"),
+             nbformat.v4.new_code_cell("from unet_lib import set_seed\nfrom unet_lib.training import CPU_CONFIG"),
+             nbformat.v4.new_code_cell("import unet_lib\nprint(unet_lib.GPU_ADVICE)")]
+    (tmp_path / "00_x.ipynb").write_text(_notebook(cells))
+    assert lesson_imports(tmp_path / "00_x.ipynb") == [(0, "unet_lib._keras", "keras"), (0, "unet_lib.data", ""),
+                                                       (1, "unet_lib", "set_seed"), (1, "unet_lib.training",
+                                                                                     "CPU_CONFIG"),
+                                                       (2, "unet_lib", ""), (2, "unet_lib", "GPU_ADVICE")]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from unet_lib import CLASS_NAMES, ShapesBatches, augment_batch, make_shapes_dataset
-from unet_lib._keras import keras
+from unet_lib import CLASS_NAMES, ShapesBatches, keras, make_shapes_dataset
+from unet_lib.data import augment_batch
 
 
 def test_shapes_dtypes_and_ranges():

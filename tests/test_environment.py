@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from unet_lib import check_versions, describe_environment, set_seed
-from unet_lib._keras import keras
+from unet_lib import check_versions, describe_environment, keras, set_seed
 
 
 def test_installed_versions_match_the_pins():
@@ -55,7 +54,7 @@ def test_set_seed_takes_numpy_integers_like_the_data_functions():
 
 def test_tensorflow_runs_one_inter_op_thread_on_a_cpu_unless_told_otherwise():
     # Measured 40% faster U-Net training on 2 cores; the environment variable stays the user's override.
-    program = ("from unet_lib._keras import keras\nimport tensorflow as tf\n"
+    program = ("from unet_lib import keras\nimport tensorflow as tf\n"
                "print(bool(tf.config.list_physical_devices('GPU')),\n"
                "      tf.config.threading.get_inter_op_parallelism_threads())")
     environment = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTEROP_THREADS"}

@@ -7,14 +7,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from unet_lib import (
-    draw_grids,
-    draw_transpose_layout,
-    keras_output_shape,
-    overlap_count,
-    transpose_explorer,
-    transpose_layout,
-)
+from unet_lib import draw_grids, keras_output_shape, overlap_count, transpose_explorer
+from unet_lib.explorer import draw_transpose_layout, transpose_layout
 
 matplotlib.use("Agg")
 

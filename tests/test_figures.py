@@ -10,15 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.text import Text
-from PIL import Image
-
-from unet_lib import figures
-from unet_lib.arithmetic import conv_transpose_output_size
-from unet_lib.cli import main
-from unet_lib.convolution import conv2d, conv_transpose2d
-from unet_lib.data import CLASS_NAMES, make_shapes_dataset
-from unet_lib.figures import (
+from course_tools import figures
+from course_tools.cli import main
+from course_tools.figures import (
     ENCODER_DECODER_CONFIG,
     FIGURES,
     SCENE_SEED,
@@ -27,6 +21,12 @@ from unet_lib.figures import (
     encoder_decoder_shapes,
     label_instances,
 )
+from matplotlib.text import Text
+from PIL import Image
+
+from unet_lib.data import CLASS_NAMES, make_shapes_dataset
+from unet_lib.reference.arithmetic import conv_transpose_output_size
+from unet_lib.reference.convolution import conv2d, conv_transpose2d
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def _pixels(png: bytes | str) -> np.ndarray:
 def test_every_figure_is_committed_and_non_trivial(repo_root):
     for name in FIGURES:
         path = repo_root / "media" / f"{name}.png"
-        assert path.is_file(), f"{path} is missing: run `python -m unet_lib figures`"
+        assert path.is_file(), f"{path} is missing: run `python -m course_tools figures`"
         pixels = _pixels(str(path))
         height, width, _ = pixels.shape
         assert width == 960 and 150 <= height <= 800, f"{name}: {width}x{height} px"
@@ -76,7 +76,7 @@ def test_redraw_is_pixel_identical_to_the_committed_file(drawn, redrawn_folder, 
     for name in drawn:
         committed = _pixels(str(repo_root / "media" / f"{name}.png"))
         redrawn = _pixels(str(redrawn_folder / f"{name}.png"))
-        stale = f"media/{name}.png is not what the code draws: run `python -m unet_lib figures`"
+        stale = f"media/{name}.png is not what the code draws: run `python -m course_tools figures`"
         assert committed.shape == redrawn.shape, f"{stale} (size {committed.shape[:2]}, drawn {redrawn.shape[:2]})"
         differing = int((committed != redrawn).any(axis=-1).sum())
         assert differing == 0, f"{stale} ({differing} pixels differ)"
@@ -135,7 +135,7 @@ def test_transpose_conv_figure_draws_the_library_numbers(drawn):
 
 
 def test_padding_figure_crops_where_the_library_and_keras_do(drawn):
-    from unet_lib._keras import keras
+    from unet_lib import keras
 
     figure = drawn["transpose_conv1"]
     data = figure.data
@@ -187,7 +187,7 @@ def _model_shape(model, layer_name):
 
 @pytest.mark.parametrize("skips", [False, True])
 def test_encoder_decoder_shapes_match_the_model(skips):
-    from unet_lib.model import unet_model
+    from unet_lib.reference.model import unet_model
 
     config = ENCODER_DECODER_CONFIG
     height, width = config["image_size"]
@@ -215,7 +215,7 @@ def test_encoder_decoder_figures_draw_those_shapes(drawn):
 
 
 def test_unet_figure_draws_the_default_model(drawn):
-    from unet_lib.model import unet_model
+    from unet_lib.reference.model import unet_model
 
     figure = drawn["unet"]
     defaults = inspect.signature(unet_model).parameters

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unet_lib import (
+from unet_lib import keras
+from unet_lib.data import make_shapes_dataset
+from unet_lib.folders import (
+    BINARY_CLASS_NAMES,
     CARLA_N_CLASSES,
     OXFORD_PETS_CLASS_NAMES,
     SegmentationFolderBatches,
@@ -14,11 +17,8 @@ from unet_lib import (
     load_dataset_folder,
     load_oxford_pets_folder,
     load_segmentation_folder,
-    make_shapes_dataset,
     write_segmentation_folder,
 )
-from unet_lib._keras import keras
-from unet_lib.folders import BINARY_CLASS_NAMES
 
 
 def _save(path, array, mode=None, **options):

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.test_backends import _require_backend
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.extended
 
 GPU_BACKENDS = ("tensorflow", "jax")
 
@@ -58,7 +58,7 @@ def train_with_gpu_settings() -> dict:
 
     import numpy as np
 
-    from unet_lib._keras import keras
+    from unet_lib import keras
     from unet_lib.data import make_shapes_dataset
     from unet_lib.training import build_training_model, train_unet
 

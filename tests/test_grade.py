@@ -1,4 +1,4 @@
-"""``python -m unet_lib grade``: student code unprivileged in sandboxes, points decided outside them.
+"""``python -m course_tools grade``: student code unprivileged in sandboxes, points decided outside them.
 
 One class of lessons 00 and 01 is graded once (a module fixture): honest students, careless ones and one
 hostile submission per kind of attack, those that got through the nbgrader-based grader this replaced
@@ -27,7 +27,7 @@ import pytest
 from classroom_fixture import REPO_ROOT
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.extended,
     pytest.mark.skipif(shutil.which("bwrap") is None or shutil.which("cgexec") is None,
                        reason="grading needs Debian's bubblewrap and cgroup-tools (.ci/run installs them)"),
 ]
@@ -139,19 +139,19 @@ print("PROBE" + json.dumps(probe))
 
 
 def _blank(notebook: dict) -> dict:
-    """The student copy of a solved lesson: solutions stubbed, hidden tests gone (what students are handed)."""
-    from unet_lib.classroom.exercises import strip_hidden_tests, strip_solutions
+    """The student copy of a solved lesson: solutions stubbed (what students are handed)."""
+    from course_tools.exercises import strip_solutions
 
     blank = json.loads(json.dumps(notebook))
     for cell in blank["cells"]:
-        cell["source"] = strip_hidden_tests(strip_solutions("".join(cell["source"])))
+        cell["source"] = strip_solutions("".join(cell["source"]))
     return blank
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    from unet_lib.classroom.grade import Limits, grade
-    from unet_lib.classroom.release import build_nbgrader_course
+    from course_tools.grade import Limits, grade
+    from course_tools.release import build_nbgrader_course
 
     root = tmp_path_factory.mktemp("grading")
     lessons = root / "lessons"
@@ -168,7 +168,7 @@ def graded(tmp_path_factory):
     private.write_text("the instructor's private notes")
     private.chmod(0o600)
     watched = {  # files a submission must not change
-        "grader source": REPO_ROOT / "unet_lib" / "classroom" / "grade.py",
+        "grader source": REPO_ROOT / "tools" / "course_tools" / "grade.py",
         "instructor's source": course / "source" / "00_setup" / LESSON,
         "classmate's notebook": submissions / "honest" / LESSON,
         "gradebook": course / "gradebook.db",
@@ -336,7 +336,8 @@ def graded(tmp_path_factory):
     (linked / LESSON).symlink_to(REPO_ROOT / "lessons" / LESSON)
     # 5: lesson 01's loop exercise answered by the library's vectorised version, its profiler switched off
     solved_01 = json.loads((REPO_ROOT / "lessons" / LESSON_01).read_text())
-    calls_the_library = _body("import sys\nsys.setprofile(None)\nfrom unet_lib.convolution import conv_transpose2d\n"
+    calls_the_library = _body("import sys\nsys.setprofile(None)\n"
+                              "from unet_lib.reference.convolution import conv_transpose2d\n"
                               "return conv_transpose2d(x, kernel, stride, padding, output_padding)")
     for student, notebook in [("honest", solved_01), ("calls_the_library", _submission(
             solved_01, f"def conv_transpose2d_naive(x, kernel, stride=1, padding=0, output_padding=None):\n"
@@ -514,7 +515,7 @@ def test_one_submission_stops_no_other_and_every_row_is_written(graded):
 def test_a_killed_submissions_orphans_are_reaped_and_its_cgroup_removed():
     # What a killed kernel leaves: a process whose parent died (given to the nearest "child subreaper", else to
     # PID 1, which in a container may never reap it), killed while an orphan. Nothing of it may stay.
-    from unet_lib.classroom.grade import Limits, _Cgroup
+    from course_tools.grade import Limits, _Cgroup
 
     orphan_maker = ("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\n"
                     "print('started', flush=True)\ntime.sleep(600)\n")
@@ -536,7 +537,7 @@ def test_a_killed_submissions_orphans_are_reaped_and_its_cgroup_removed():
 
 
 def test_the_reaper_ends_what_its_command_left_running_and_exits_with_its_code():
-    from unet_lib.classroom import reaper
+    from course_tools import reaper
 
     leaves_a_sleeper = ("import subprocess, sys\nchild = subprocess.Popen(['sleep', '600'])\n"
                         "print(child.pid, flush=True)\nsys.exit(3)\n")
@@ -549,7 +550,7 @@ def test_the_reaper_ends_what_its_command_left_running_and_exits_with_its_code()
 @pytest.mark.parametrize("field, value", [("seconds", 0), ("seconds", -1.0), ("cell_seconds", 0), ("memory_mb", -5),
                                           ("max_processes", 1.5), ("memory_mb", True)])
 def test_limits_that_would_stop_every_notebook_are_refused(field, value):
-    from unet_lib.classroom.grade import Limits
+    from course_tools.grade import Limits
 
     with pytest.raises(ValueError, match=field):
         Limits(**{field: value})

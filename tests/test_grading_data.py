@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from unet_lib.classroom import plain_data, sandbox_harness
-from unet_lib.classroom.grade import outcome_difference, score
+from course_tools import plain_data, sandbox_harness
+from course_tools.grade import outcome_difference, score
 
 
 def test_plain_data_goes_both_ways_and_refuses_everything_else():
@@ -103,7 +102,7 @@ def test_outcomes_are_compared_with_the_reference_and_a_hostile_outcome_is_a_wro
 
 
 def test_the_course_records_every_exercise_with_visible_and_hidden_cases():
-    from unet_lib.classroom.release import record_grading
+    from course_tools.release import record_grading
 
     lessons = {name: json.loads((Path(__file__).parents[1] / "lessons" / name).read_text())["cells"]
                for name in ("00_setup.ipynb", "04_your_own_data.ipynb")}

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from unet_lib._keras import keras
+from unet_lib import keras
 from unet_lib.environment import set_seed
-from unet_lib.inference import predict_image, size_multiple
-from unet_lib.model import unet_model
+from unet_lib.inference import predict_image, predict_masks, size_multiple
 from unet_lib.pretrained import mobilenet_unet
-from unet_lib.training import predict_masks
+from unet_lib.reference.model import unet_model
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +143,13 @@ def test_bad_images_and_models_are_named(any_size_unet):
         predict_image("unet", np.zeros((16, 16, 3)))
 
 
+@pytest.mark.extended
 def test_the_benchmark_prints_time_and_memory_per_megapixel():
     import json
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "unet_lib", "bench", "predict", "--sides", "64", "96", "--tile-size", "64",
+    command = [sys.executable, "-m", "course_tools", "bench", "predict", "--sides", "64", "96", "--tile-size", "64",
                "--overlap", "16"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]

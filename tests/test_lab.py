@@ -21,7 +21,6 @@ def test_make_lab_serves_the_folder_above_the_lessons_and_opens_them(lessons):
     assert arguments["LabApp.default_url"] == "/lab/tree/lessons"
 
 
-@pytest.mark.slow
 def test_make_lab_serves_the_lessons_and_their_figures(tmp_path):
     with running_lab(tmp_path) as lab:
         assert lab.lessons == "lessons"
@@ -39,7 +38,6 @@ def test_make_lab_serves_the_lessons_and_their_figures(tmp_path):
                 assert response.status == 200 and response.headers["Content-Type"] == "image/png", link
 
 
-@pytest.mark.slow
 def test_make_lab_LESSONS_serves_another_course_folder_with_its_own_media(tmp_path):
     # As `make lab LESSONS=workbook/lessons` serves the workbook, which holds its own media/ beside its lessons/.
     repository = copy_repository(tmp_path / "repository")

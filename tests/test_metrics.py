@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from unet_lib import (
+from unet_lib import keras
+from unet_lib.metrics import (
     CrossEntropyDiceLoss,
     boundary_band,
     boundary_iou,
@@ -13,9 +14,8 @@ from unet_lib import (
     mean_iou,
     mean_iou_metric,
     pixel_accuracy,
+    two_band_boundary_iou,
 )
-from unet_lib._keras import keras
-from unet_lib.metrics import two_band_boundary_iou
 
 TRUTH = np.array([[0, 0, 1, 1], [0, 2, 2, 1]])
 GUESS = np.array([[0, 1, 1, 1], [0, 2, 0, 0]])
@@ -165,7 +165,7 @@ def test_keras_metric_equals_numpy_mean_iou():
 
 
 def test_keras_metric_weighs_pixels_resets_and_reloads_with_a_saved_model(tmp_path):
-    from unet_lib.model import unet_model
+    from unet_lib.reference.model import unet_model
 
     y_true = np.array([[[0, 1], [1, 1]]], dtype=np.int32)
     logits = np.zeros((1, 2, 2, 2), dtype=np.float32)

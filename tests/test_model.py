@@ -9,13 +9,12 @@ from unet_lib import (
     check_unet_model,
     check_upsampling_block,
     conv_block,
-    layer_summary,
+    keras,
     unet_model,
     upsampling_block,
 )
-from unet_lib._keras import keras
-from unet_lib.checks.core import first_layer_difference
-from unet_lib.checks.model import conv_block_cases, unet_model_cases
+from unet_lib.checks.core import Case, first_layer_difference
+from unet_lib.checks.model import conv_block_cases, layer_summary, unet_model_cases
 
 
 def _layer_types(model):
@@ -143,12 +142,6 @@ def test_save_and_reload_round_trip(tmp_path):
     )
 
 
-def test_checks_pass_for_the_reference():
-    check_conv_block(conv_block)
-    check_upsampling_block(upsampling_block)
-    check_unet_model(unet_model)
-
-
 def test_expected_answers_are_plain_data():
     for case in conv_block_cases() + unet_model_cases():
         for row in case.expected["layers"]:
@@ -165,26 +158,40 @@ def _conv_block_with_glorot(inputs, n_filters=32, dropout_prob=0.0, max_pooling=
     return (keras.layers.MaxPooling2D()(x) if max_pooling else x), x
 
 
-def _learners_conv_block(inputs, n_filters=32, dropout_prob=0.0, max_pooling=True, batch_norm=False):
+def _learners_conv_relu(x, n_filters, batch_norm):
     # A learner's answer, written with Keras alone (the checks refuse answers that call the library).
-    x = inputs
-    for _ in range(2):
-        if batch_norm:
-            x = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
-            x = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(x))
-        else:
-            x = keras.layers.Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(x)
+    if batch_norm:
+        x = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+        return keras.layers.Activation("relu")(keras.layers.BatchNormalization()(x))
+    return keras.layers.Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(x)
+
+
+def _learners_conv_block(inputs, n_filters=32, dropout_prob=0.0, max_pooling=True, batch_norm=False):
+    x = _learners_conv_relu(_learners_conv_relu(inputs, n_filters, batch_norm), n_filters, batch_norm)
     if dropout_prob > 0:
         x = keras.layers.Dropout(dropout_prob)(x)
     return (keras.layers.MaxPooling2D()(x) if max_pooling else x), x
 
 
-def _learners_upsampling_block(expansive_input, contractive_input, n_filters=32):
+def _learners_upsampling_block(expansive_input, contractive_input, n_filters=32, batch_norm=False):
     x = keras.layers.Conv2DTranspose(n_filters, 3, strides=2, padding="same")(expansive_input)
     x = keras.layers.Concatenate()([x, contractive_input])
-    for _ in range(2):
-        x = keras.layers.Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(x)
-    return x
+    return _learners_conv_relu(_learners_conv_relu(x, n_filters, batch_norm), n_filters, batch_norm)
+
+
+def _learners_unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23, depth=4, batch_norm=False,
+                         dropout_prob=0.3):
+    inputs = keras.Input(input_size)
+    x, skips = inputs, []
+    for level in range(depth):
+        x, skip = _learners_conv_block(x, n_filters * 2**level, dropout_prob if level == depth - 1 else 0.0,
+                                       batch_norm=batch_norm)
+        skips.append(skip)
+    x, _ = _learners_conv_block(x, n_filters * 2**depth, dropout_prob, max_pooling=False, batch_norm=batch_norm)
+    for level in reversed(range(depth)):
+        x = _learners_upsampling_block(x, skips[level], n_filters * 2**level, batch_norm)
+    x = _learners_conv_relu(x, n_filters, batch_norm)
+    return keras.Model(inputs, keras.layers.Conv2D(n_classes, 1, padding="same")(x))
 
 
 def _conv_block_returning_pooled_skip(inputs, n_filters=32, dropout_prob=0.0, max_pooling=True, batch_norm=False):
@@ -205,8 +212,27 @@ def _unet_without_head_conv(input_size=(96, 128, 3), n_filters=32, n_classes=23,
     return keras.Model(inputs, keras.layers.Conv2D(n_classes, 1, padding="same")(x))
 
 
-def test_a_block_made_with_the_learners_keras_code_passes():
+def _with_the_references_answers(cases, summarise):
+    """``cases`` (inputs only, as hidden cases are declared) with the reference's summary as the expected answer."""
+    return [Case(case.label, case.args, summarise(**case.kwargs), case.kwargs) for case in cases]
+
+
+def test_a_unet_written_with_the_learners_keras_code_passes_the_visible_and_the_hidden_cases():
+    from unet_lib.checks import model as checks
+
     check_conv_block(_learners_conv_block)
+    check_upsampling_block(_learners_upsampling_block)
+    check_unet_model(_learners_unet_model)
+
+    def block(reference):
+        return lambda input_shapes, kwargs: checks.summarise_block("", reference, input_shapes, kwargs)
+
+    check_conv_block(_learners_conv_block, _with_the_references_answers(checks.conv_block_hidden_cases(),
+                                                                          block(conv_block)))
+    check_upsampling_block(_learners_upsampling_block, _with_the_references_answers(
+        checks.upsampling_block_hidden_cases(), block(upsampling_block)))
+    check_unet_model(_learners_unet_model, _with_the_references_answers(
+        checks.unet_model_hidden_cases(), lambda **kwargs: checks.summarise_model("", unet_model, kwargs)))
 
 
 @pytest.mark.parametrize("check", [check_conv_block, check_upsampling_block, check_unet_model])
@@ -217,7 +243,8 @@ def test_an_answer_that_calls_the_library_fails_however_it_is_named(check):
     def calls_the_reference(*args, **kwargs):
         return reference(*args, **kwargs)
 
-    with pytest.raises(CheckFailed, match=f"the answer calls the course library's unet_lib.model.{reference.__name__}"):
+    called = f"unet_lib.reference.model.{reference.__name__}"
+    with pytest.raises(CheckFailed, match=f"the answer calls the course library's {called}"):
         check(calls_the_reference)
 
 
@@ -247,13 +274,3 @@ def test_first_layer_difference_on_missing_and_extra_layers():
     assert first_layer_difference(rows, rows) is None
     assert "the first one missing is layer 1" in first_layer_difference(rows[:1], rows)
     assert "the first extra one is layer 1" in first_layer_difference(rows, rows[:1])
-
-
-def test_the_mixed_precision_unet_keeps_float32_logits():
-    from unet_lib.training import dtype_policy_scope
-
-    with dtype_policy_scope("mixed_float16"):
-        mixed = unet_model((16, 16, 3), 4, 3, depth=2, batch_norm=True, dropout_prob=0.0)
-    assert mixed.get_layer("encoder1_conv1").dtype_policy.name == "mixed_float16"
-    assert mixed.get_layer("logits").dtype_policy.name == "float32"
-    assert keras.config.dtype_policy().name == "float32"  # put back after the block

@@ -19,17 +19,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from classroom_fixture import REPO_ROOT, make_course
-
-from unet_lib.classroom.exercises import (
+from course_tools.exercises import (
     LESSON_NAME,
     STUB_LINES,
+    declaration_problems,
     discover_exercises,
-    hidden_test_regions,
     lesson_exercises,
     solution_regions,
 )
-from unet_lib.classroom.nbgrader_cells import (
-    POINTS,
+from course_tools.nbgrader_cells import (
     answer_metadata,
     check_metadata,
     metadata_problems,
@@ -41,26 +39,23 @@ MARKER_TEXT = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDD
 """What nbgrader looks for in every cell's text (``### `` or not): prose must not contain it."""
 
 
-MINI_POINTS = {"double": 1, "running_total": 2, "shout": 1}
-"""Points for the exercises of the mini course (tests/classroom_fixture.py)."""
-
-
 def _cells(path: Path) -> list:
     return nbformat.read(path, as_version=4).cells
 
 
 def test_lessons_carry_the_nbgrader_metadata_the_tool_writes():
     problems = metadata_problems(REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
-    assert problems == [], "run `python -m unet_lib nbgrader-metadata` to write it:\n" + "\n".join(problems)
+    assert problems == [], "run `python -m course_tools nbgrader-metadata` to write it:\n" + "\n".join(problems)
 
 
-def nbgrader_cell_problems(name: str, cells: list, known, points=POINTS) -> list[str]:
+def nbgrader_cell_problems(name: str, cells: list, known) -> list[str]:
     """What nbgrader would refuse or misgrade in a lesson, one message per cell, whatever the tool wrote."""
     problems = []
     for found in lesson_exercises(cells, known, name):
         if cells[found.solution_cell].metadata.get("nbgrader") != answer_metadata(found.exercise):
             problems.append(f"{name} cell {found.solution_cell}: not the answer cell of {found.exercise}")
-        if cells[found.check_cell].metadata.get("nbgrader") != check_metadata(found.exercise, points[found.exercise]):
+        points = known[found.exercise].points
+        if cells[found.check_cell].metadata.get("nbgrader") != check_metadata(found.exercise, points):
             problems.append(f"{name} cell {found.check_cell}: not the grade cell of {found.exercise}")
     grade_ids = [cell.metadata["nbgrader"].get("grade_id") for cell in cells if "nbgrader" in cell.metadata]
     if len(grade_ids) != len(set(grade_ids)):
@@ -84,12 +79,11 @@ def nbgrader_cell_problems(name: str, cells: list, known, points=POINTS) -> list
 
 def test_every_exercise_is_an_answer_cell_and_a_locked_grade_cell_with_points():
     known = discover_exercises(REPO_ROOT / "unet_lib")
-    assert sorted(POINTS) == sorted(known), "every exercise needs points, and only exercises have them"
     problems, n_exercises = [], 0
     for path in LESSONS:
         cells = _cells(path)
         for cell in cells:  # balanced markers, or ValueError
-            solution_regions(cell.source), hidden_test_regions(cell.source)
+            solution_regions(cell.source)
         n_exercises += len(lesson_exercises(cells, known, path.name))
         problems += nbgrader_cell_problems(path.name, cells, known)
     assert problems == [] and n_exercises == 14  # lessons 04 and 05 bring the three U-Net functions of lesson 03
@@ -97,14 +91,14 @@ def test_every_exercise_is_an_answer_cell_and_a_locked_grade_cell_with_points():
 
 def test_the_cell_checks_find_what_nbgrader_would_refuse(tmp_path):
     lessons, package = make_course(tmp_path / "src")
-    write_metadata(lessons, package, MINI_POINTS)
+    write_metadata(lessons, package)
     cells, known = _cells(lessons / "00_mini.ipynb"), discover_exercises(package)
-    assert nbgrader_cell_problems("mini", cells, known, MINI_POINTS) == []
+    assert nbgrader_cell_problems("mini", cells, known) == []
     cells[0].source += "\n\nYour code goes between `### BEGIN SOLUTION` and `### END SOLUTION`."
     cells[2].source += "\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS"
     cells[6].metadata.nbgrader["locked"] = False
     cells[8].metadata.nbgrader["grade_id"] = "double_check"
-    assert nbgrader_cell_problems("mini", cells, known, MINI_POINTS) == [
+    assert nbgrader_cell_problems("mini", cells, known) == [
         "mini cell 6: not the grade cell of running_total",
         "mini cell 8: not the grade cell of shout",
         "mini: grade_ids repeat: ['double_answer', 'double_check', 'running_total_answer', 'running_total_check', "
@@ -115,22 +109,15 @@ def test_the_cell_checks_find_what_nbgrader_would_refuse(tmp_path):
     ]
 
 
-def test_every_lesson_with_exercises_hides_test_cases_in_a_self_check():
-    for path in LESSONS:
-        grade_cells = [cell for cell in _cells(path) if cell.metadata.get("nbgrader", {}).get("grade")]
-        if grade_cells:
-            assert any(hidden_test_regions(cell.source) for cell in grade_cells), f"{path.name} has no hidden tests"
-
-
-def test_the_tool_writes_its_metadata_reports_differences_and_needs_points(tmp_path):
+def test_the_tool_writes_its_metadata_and_reports_differences(tmp_path):
     lessons, package = make_course(tmp_path / "src")
     lesson = lessons / "00_mini.ipynb"
-    problems = metadata_problems(lessons, package, MINI_POINTS)
+    problems = metadata_problems(lessons, package)
     assert len(problems) == 6 and problems[0].startswith("00_mini.ipynb cell 3: nbgrader metadata is missing")
     ids = [cell.id for cell in _cells(lesson)]
-    assert write_metadata(lessons, package, MINI_POINTS) == ["00_mini.ipynb"]
-    assert metadata_problems(lessons, package, MINI_POINTS) == []
-    assert write_metadata(lessons, package, MINI_POINTS) == []  # nothing left to change
+    assert write_metadata(lessons, package) == ["00_mini.ipynb"]
+    assert metadata_problems(lessons, package) == []
+    assert write_metadata(lessons, package) == []  # nothing left to change
     cells = _cells(lesson)
     assert [cell.id for cell in cells] == ids
     assert cells[3].metadata.nbgrader == {"grade": False, "grade_id": "double_answer", "locked": False,
@@ -142,23 +129,49 @@ def test_the_tool_writes_its_metadata_reports_differences_and_needs_points(tmp_p
     notebook.cells[2].metadata["nbgrader"] = answer_metadata("stray")
     notebook.cells[4].metadata["nbgrader"]["locked"] = False
     nbformat.write(notebook, lesson)
-    problems = metadata_problems(lessons, package, MINI_POINTS)
+    problems = metadata_problems(lessons, package)
     assert [problem.split(":")[0] for problem in problems] == ["00_mini.ipynb cell 2", "00_mini.ipynb cell 4"]
     assert "is no exercise cell" in problems[0] and "'locked': False" in problems[1]
-    write_metadata(lessons, package, MINI_POINTS)
-    assert metadata_problems(lessons, package, MINI_POINTS) == []
-    with pytest.raises(ValueError, match="exercise 'shout' has no points; add it to"):
-        metadata_problems(lessons, package, {"double": 1, "running_total": 2})
+    write_metadata(lessons, package)
+    assert metadata_problems(lessons, package) == []
 
 
-def test_the_command_line_checks_the_course_and_names_an_exercise_without_points(tmp_path):
-    command = [sys.executable, "-m", "unet_lib", "nbgrader-metadata", "--check"]
+def test_the_command_line_checks_the_course_and_names_the_cells_that_differ(tmp_path):
+    command = [sys.executable, "-m", "course_tools", "nbgrader-metadata", "--check"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0 and completed.stdout == "", completed.stdout + completed.stderr
     lessons, package = make_course(tmp_path / "src")
     completed = subprocess.run(command + ["--lessons", str(lessons), "--package", str(package)],
                                capture_output=True, text=True, timeout=120, check=False)
-    assert completed.returncode == 2 and "exercise 'double' has no points" in completed.stderr
+    assert completed.returncode == 1 and "00_mini.ipynb cell 3: nbgrader metadata is missing" in completed.stdout
+
+
+def test_each_exercise_is_declared_once_and_the_lessons_and_checks_agree_with_it(tmp_path):
+    assert declaration_problems(REPO_ROOT / "unet_lib", REPO_ROOT / "lessons") == []
+    lessons, package = make_course(tmp_path / "src")
+    assert declaration_problems(package, lessons) == []
+    checks = package / "checks" / "arith.py"
+    # The declaration names a lesson that does not ask for it, and a lesson that does not exist.
+    checks.write_text(checks.read_text().replace('"lessons": ["00_mini"], "points": 2', '"lessons": ["01_more"], '
+                                                  '"points": 2'))
+    # A lesson asks for an exercise twice, and holds hidden tests of its own.
+    notebook = nbformat.read(lessons / "00_mini.ipynb", as_version=4)
+    notebook.cells += [nbformat.v4.new_code_cell(notebook.cells[3].source), nbformat.v4.new_code_cell(
+        "check_double(double)\n### BEGIN HIDDEN TESTS\nassert double(1) == 2\n### END HIDDEN TESTS")]
+    nbformat.write(notebook, lessons / "00_mini.ipynb")
+    # A checks module without the hidden cases of its exercise.
+    checks.write_text(checks.read_text().replace("def shout_hidden_cases", "def shout_hidden"))
+    assert declaration_problems(package, lessons) == [
+        "minicourse.checks.arith declares shout but defines no shout_hidden_cases()",
+        "running_total: GRADED names lesson 01_more, which " + str(lessons) + " does not hold",
+        "00_mini.ipynb holds ### BEGIN HIDDEN TESTS: hidden cases belong in the checks module's "
+        "<exercise>_hidden_cases()",
+        "00_mini.ipynb asks for double 2 times",
+        "00_mini.ipynb asks for running_total, whose GRADED names lessons ['01_more']",
+    ]
+    checks.write_text(checks.read_text().replace('"points": 1}', '"points": 0}', 1))
+    with pytest.raises(ValueError, match=r"GRADED\['double'\] must be"):
+        discover_exercises(package)
 
 
 # --- nbgrader itself, on lessons 00 and 01 ---------------------------------------------------------------------
@@ -166,18 +179,19 @@ def test_the_command_line_checks_the_course_and_names_an_exercise_without_points
 ASSIGNMENTS = {"00_setup": "00_setup.ipynb", "01_transpose_convolution": "01_transpose_convolution.ipynb"}
 REFERENCE_CALLS = {
     # An answer that only calls the course library's reference function (in the course folder, the stripped one).
-    "one_hot_answer": ["from unet_lib.masks import one_hot as reference", "return reference(mask, n_classes)"],
+    "one_hot_answer": ["from unet_lib.reference.masks import one_hot as reference",
+                       "return reference(mask, n_classes)"],
     "conv_transpose_output_size_answer": [
-        "from unet_lib.arithmetic import conv_transpose_output_size as reference",
+        "from unet_lib.reference.arithmetic import conv_transpose_output_size as reference",
         "return reference(i, k, stride, padding, output_padding)"],
     "conv_transpose2d_naive_answer": [
-        "from unet_lib.convolution import conv_transpose2d_naive as reference",
+        "from unet_lib.reference.convolution import conv_transpose2d_naive as reference",
         "return reference(x, kernel, stride, padding, output_padding)"],
 }
 LIBRARY_CALLS = {
     # Answers that hand the work to public library functions that the student copy keeps.
     "conv_transpose_output_size_answer": [
-        "from unet_lib.arithmetic import transpose_axis",
+        "from unet_lib.reference.arithmetic import transpose_axis",
         "return transpose_axis(i, k, stride, padding, output_padding)[0]"],
     "conv_transpose2d_naive_answer": [
         "import unet_lib",
@@ -242,10 +256,10 @@ def _answered(released: Path, answers: dict[str, list[str]] | None, probe: str =
     return notebook
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 @pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader (the dev extra) is not installed")
 def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(tmp_path):
-    from unet_lib.classroom.release import MEDIA_LINK, build_nbgrader_course
+    from course_tools.release import MEDIA_LINK, build_nbgrader_course
 
     root = tmp_path / "course"
     lessons = tmp_path / "lessons"
@@ -311,17 +325,17 @@ def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(t
 
 def test_cells_without_an_id_are_reported_and_get_one_made_from_their_text(tmp_path):
     lessons, package = make_course(tmp_path / "src")
-    write_metadata(lessons, package, MINI_POINTS)
+    write_metadata(lessons, package)
     lesson = lessons / "00_mini.ipynb"
     raw = json.loads(lesson.read_text())
     ids = [cell["id"] for cell in raw["cells"]]
     for cell in raw["cells"][1:3]:
         del cell["id"]
     lesson.write_text(json.dumps(raw, indent=1))
-    assert metadata_problems(lessons, package, MINI_POINTS) == [
+    assert metadata_problems(lessons, package) == [
         "00_mini.ipynb cell 1: has no cell id", "00_mini.ipynb cell 2: has no cell id"]
-    assert write_metadata(lessons, package, MINI_POINTS) == ["00_mini.ipynb"]
+    assert write_metadata(lessons, package) == ["00_mini.ipynb"]
     written = [cell["id"] for cell in json.loads(lesson.read_text())["cells"]]
     assert written[0] == ids[0] and written[3:] == ids[3:]
     assert all(re.fullmatch(r"cell-[0-9a-f]{8,}", cell_id) for cell_id in written[1:3])
-    assert len(set(written)) == len(written) and metadata_problems(lessons, package, MINI_POINTS) == []
+    assert len(set(written)) == len(written) and metadata_problems(lessons, package) == []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from unet_lib._keras import keras
+from unet_lib import keras
 from unet_lib.pretrained import (
     ENCODER_NAME,
     PREPROCESS_LAYER,
@@ -55,7 +55,6 @@ def _train_step(model, learning_rate=1e-2):
     model.fit(images, masks, batch_size=4, epochs=1, verbose=0)
 
 
-@pytest.mark.slow  # two compiled training steps of MobileNetV2: about 40 s on 2 cores
 def test_frozen_encoder_stays_fixed_while_the_decoder_trains_then_unfreezing_trains_it():
     keras.utils.set_random_seed(0)
     model = mobilenet_unet((64, 64, 3), n_classes=3, **SMALL)

@@ -4,13 +4,12 @@ import subprocess
 import sys
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 # Training a small convolution with XLA exercises the code paths that log at load and at compile.
 KERAS_WORK = """
 import unet_lib
-from unet_lib._keras import keras
+from unet_lib import keras
 import numpy as np
 model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2DTranspose(2, 3, strides=2)])
 model.compile("adam", "mse", jit_compile=True)
@@ -27,7 +26,6 @@ def test_python_process_stderr_is_empty():
     assert completed.stderr == "", f"native log lines leaked: {completed.stderr[:800]}"
 
 
-@pytest.mark.slow
 def test_notebook_cells_show_no_stderr():
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(KERAS_WORK)]

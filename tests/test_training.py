@@ -6,22 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from unet_lib import cli
-from unet_lib._keras import keras
-from unet_lib.data import make_shapes_dataset
-from unet_lib.training import (
-    CPU_CONFIG,
-    GPU_CONFIG,
-    HELD_OUT_SEED,
-    TrainingConfig,
-    balanced_class_weights,
-    build_training_model,
-    default_config,
-    evaluate_segmentation,
-    pixel_weights,
-    predict_masks,
-    train_unet,
-)
+from unet_lib import keras
+from unet_lib.data import HELD_OUT_SEED, make_shapes_dataset
+from unet_lib.inference import predict_masks
+from unet_lib.metrics import balanced_class_weights, evaluate_segmentation, pixel_weights
+from unet_lib.training import CPU_CONFIG, GPU_CONFIG, TrainingConfig, build_training_model, default_config, train_unet
 
 TINY = TrainingConfig(image_size=(32, 32), n_filters=4, depth=2, n_train=64, n_held_out=16, epochs=2,
                       batch_size=16, learning_rate=1e-2)
@@ -167,42 +156,6 @@ def test_pixel_weights_work_as_fit_sample_weights():
     assert np.isfinite(history.history["loss"][0])
     with pytest.raises((TypeError, ValueError)):
         model.fit(images, masks, class_weight={0: 0.5, 1: 1.0, 2: 2.0}, batch_size=4, verbose=0)
-
-
-@pytest.mark.slow
-def test_train_verb_prints_json_and_saves(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("unet_lib.training.CPU_CONFIG", TINY)
-    monkeypatch.setattr("unet_lib.training.GPU_CONFIG", TINY)
-    out = tmp_path / "model.keras"
-    code = cli.main(["train", "--epochs", "1", "--seed", "3", "--quiet", "--out", str(out)])
-    assert code == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {"val_mean_iou", "train_seconds", "images_per_second", "backend", "device"} <= set(report)
-    assert 0 <= report["val_mean_iou"] <= 1 and report["config"]["epochs"] == 1 and report["config"]["seed"] == 3
-    reloaded = keras.saving.load_model(out)
-    assert tuple(reloaded.output.shape) == (None, 32, 32, 3)
-
-
-@pytest.mark.slow
-def test_train_verb_trains_on_a_data_folder(tmp_path, capsys, monkeypatch):
-    from unet_lib import write_segmentation_folder
-
-    monkeypatch.setattr("unet_lib.training.CPU_CONFIG", TINY)
-    monkeypatch.setattr("unet_lib.training.GPU_CONFIG", TINY)
-    images, masks = make_shapes_dataset(30, (40, 40), seed=5)  # resized to TINY's 32x32 on reading
-    masks[masks == 2] = 1  # two classes only: the verb counts them from the masks
-    write_segmentation_folder(images, masks, tmp_path / "data" / "images", tmp_path / "data" / "masks")
-    code = cli.main(["train", "--data", str(tmp_path / "data"), "--quiet", "--out", str(tmp_path / "m.keras")])
-    assert code == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert list(report["val_iou_per_class"]) == ["class 0", "class 1"]
-    assert report["data"] == str(tmp_path / "data")
-    assert tuple(keras.saving.load_model(tmp_path / "m.keras").output.shape) == (None, 32, 32, 2)
-
-
-def test_train_verb_names_a_folder_of_no_known_layout(tmp_path, capsys):
-    assert cli.main(["train", "--data", str(tmp_path)]) == 2
-    assert "matches no known layout" in json.loads(capsys.readouterr().out)["error"]
 
 
 def test_train_unet_on_given_arrays_and_batches():

@@ -1,12 +1,9 @@
-"""The course's embedded dataset: synthetic scenes of discs and triangles, generated in memory.
+"""The course's embedded dataset: synthetic scenes of discs and triangles, generated in memory (no download).
 
-Every lesson trains on these scenes, so the course needs no download and works offline. A scene
-is a noisy, striped background with one to four flat shapes on it. Shapes vary in size, position and
-orientation, may overlap (a later shape hides an earlier one) and may run off the border. Each
-shape's colour is drawn independently of its class, so a pixel's colour never gives its class
-away: a network has to recognise the shape.
-
-Classes: 0 background, 1 disc, 2 triangle (see :data:`CLASS_NAMES`).
+A scene is a noisy, striped background with one to four flat shapes of random size, position and orientation,
+which may overlap (a later shape hides an earlier one) and run off the border. A shape's colour is drawn
+independently of its class, so no pixel's colour gives its class away: a network has to recognise the shape.
+Classes: 0 background, 1 disc, 2 triangle (:data:`CLASS_NAMES`).
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ import math
 import numpy as np
 
 from unet_lib._keras import keras
+from unet_lib._validate import check_positive_int
 from unet_lib.environment import check_seed
 
 CLASS_NAMES = ("background", "disc", "triangle")
@@ -49,9 +47,8 @@ def _draw_chunk(rng: np.random.Generator, n: int, height: int, width: int) -> tu
     rows = np.arange(height, dtype=np.float32)[None, :, None] + 0.5
     cols = np.arange(width, dtype=np.float32)[None, None, :] + 0.5
 
-    # Which shape is on top at each pixel: 0 for the background, slot + 1 for a shape. Painting
-    # slots in order lets a later shape hide an earlier one. Colours and classes are looked up
-    # from this map once at the end, instead of painting a full image per slot.
+    # Which shape is on top at each pixel (0 background, slot + 1 a shape; a later slot hides an earlier
+    # one). Colours and classes are looked up from this map once at the end, not painted per slot.
     on_top = np.zeros((n, height, width), dtype=np.uint8)
     n_shapes = rng.integers(1, MAX_SHAPES + 1, n)
     is_triangle = rng.random((n, MAX_SHAPES)) < 0.5
@@ -79,9 +76,8 @@ def _draw_chunk(rng: np.random.Generator, n: int, height: int, width: int) -> tu
         # Slots are painted in increasing order, so the larger index is the one on top.
         np.maximum(on_top, inside.view(np.uint8) * np.uint8(slot + 1), out=on_top)
 
-    # Colours: a random background colour; each shape's is the background's shifted by 0.3 to
-    # 0.7 per channel, wrapping round. Every channel then differs from the background by at least
-    # 0.3, and a shape's colour is uniform on [0, 1] whatever its class.
+    # Each shape's colour is the background's shifted by 0.3 to 0.7 per channel, wrapping round: every channel
+    # differs from the background by at least 0.3, and a shape's colour is uniform on [0, 1] whatever its class.
     background = rng.random((n, 1, 3), dtype=np.float32)
     shape_colours = (background + rng.uniform(0.3, 0.7, (n, MAX_SHAPES, 3)).astype(np.float32)) % 1.0
     palette = np.concatenate([background, shape_colours], axis=1)  # (n, 1 + MAX_SHAPES, 3)
@@ -91,10 +87,9 @@ def _draw_chunk(rng: np.random.Generator, n: int, height: int, width: int) -> tu
     images = np.take(palette.reshape(-1, 3), entry, axis=0)
     masks = np.take(labels.ravel(), entry)
 
-    # The background is striped: a sinusoid of random orientation, a period of 4 to 10 pixels and
-    # an amplitude of 0.08 to 0.14, below the 0.3 contrast of every shape, so no edge is hidden.
-    # Shapes are flat. A pixel's colour says nothing, but its neighbourhood tells background
-    # from shape: the context a network must learn to use.
+    # Striped background: a sinusoid of random orientation, period 4 to 10 pixels, amplitude 0.08 to 0.14 (below
+    # the shapes' 0.3 contrast, so no edge is hidden). Shapes are flat: a pixel's colour says nothing, but its
+    # neighbourhood tells background from shape, the context a network must learn to use.
     angle = rng.uniform(0, math.pi, (n, 1, 1)).astype(np.float32)
     period = rng.uniform(4, 10, (n, 1, 1)).astype(np.float32)
     phase = rng.uniform(0, 2 * math.pi, (n, 1, 1)).astype(np.float32)
@@ -115,8 +110,7 @@ def make_shapes_dataset(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generate ``n`` synthetic scenes of discs and triangles with their label masks.
 
-    The same ``(n, image_size, seed)`` always gives the same arrays. For held-out scenes use
-    another seed.
+    The same ``(n, image_size, seed)`` always gives the same arrays; use another seed for held-out scenes.
 
     Args:
         n: number of scenes, at least 1.
@@ -124,21 +118,16 @@ def make_shapes_dataset(
         seed: seed of the random generator, a non-negative integer.
 
     Returns:
-        ``(images, masks)``: ``images`` float32 of shape ``(n, H, W, 3)`` with values in
-        ``[0, 1]``; ``masks`` int32 of shape ``(n, H, W)`` with 0 background, 1 disc,
-        2 triangle (:data:`CLASS_NAMES`).
+        ``(images, masks)``: float32 ``(n, H, W, 3)`` in ``[0, 1]`` and int32 ``(n, H, W)`` with 0 background,
+        1 disc, 2 triangle (:data:`CLASS_NAMES`).
 
     Raises:
-        ValueError: if ``n`` or ``seed`` is not a valid integer, or ``image_size`` is not a pair
-            of sides of at least 16 pixels.
+        ValueError: for an invalid ``n`` or ``seed``, or an ``image_size`` that is not a pair of sides >= 16.
 
     Example:
-        >>> images, masks = make_shapes_dataset(8, image_size=(32, 48))
-        >>> images.shape, masks.shape
-        ((8, 32, 48, 3), (8, 32, 48))
+        >>> images, masks = make_shapes_dataset(8, image_size=(32, 48))  # (8, 32, 48, 3) and (8, 32, 48)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer (the number of scenes), got {n!r}")
+    check_positive_int("n", n)
     check_seed(seed)
     height, width = _validate_image_size(image_size)
     rng = np.random.default_rng(seed)
@@ -155,9 +144,8 @@ def augment_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flip and rotate each scene of a batch at random, its mask the same way.
 
-    Each scene gets a random left-right flip, then a random number of quarter turns (square
-    scenes) or half turns (others, so the batch keeps its shape). Shapes stay shapes under these
-    moves, so the labels remain right.
+    Each scene gets a random left-right flip, then random quarter turns (square scenes) or half turns
+    (others, so the batch keeps its shape). Shapes stay shapes, so the labels remain right.
 
     Args:
         images: ``(N, H, W, C)`` array.
@@ -193,8 +181,8 @@ def augment_batch(
 class ShuffledBatches(keras.utils.PyDataset):
     """Batches of ``n_images`` items in a new order each epoch, optionally flipped and rotated.
 
-    The order and the moves depend only on ``seed``, the epoch and the batch index, so a run is
-    repeatable. Subclasses say how to fetch the chosen items in :meth:`load_items`.
+    Order and moves depend only on ``seed``, the epoch and the batch index, so a run is repeatable.
+    Subclasses fetch the chosen items in :meth:`load_items`.
 
     Args:
         n_images: how many items there are.
@@ -210,8 +198,7 @@ class ShuffledBatches(keras.utils.PyDataset):
 
     def __init__(self, n_images, batch_size=32, augment=True, shuffle=True, seed=0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         self.n_images = int(n_images)
         self.batch_size, self.augment, self.shuffle, self.seed = int(batch_size), augment, shuffle, seed
         self.epoch = 0
@@ -245,16 +232,13 @@ class ShuffledBatches(keras.utils.PyDataset):
 class ShapesBatches(ShuffledBatches):
     """Feeds scenes and masks to ``model.fit`` in shuffled, optionally augmented batches.
 
-    A ``keras.utils.PyDataset``, so it works on every Keras backend. Each epoch visits every scene
-    once in a new order; with ``augment=True`` each batch is flipped and rotated at random
-    (:func:`augment_batch`). The order and the moves depend only on ``seed``, the epoch and the
-    batch index, so a run is repeatable.
+    A ``keras.utils.PyDataset``, so it works on every backend; order and moves as in :class:`ShuffledBatches`.
 
     Args:
         images: ``(N, H, W, C)`` float array.
         masks: ``(N, H, W)`` integer labels (the targets of a sparse categorical loss).
         batch_size: scenes per batch, at least 1; the last batch may be smaller.
-        augment: whether to flip and rotate the batches.
+        augment: whether to flip and rotate the batches (:func:`augment_batch`).
         shuffle: whether to visit the scenes in a new random order each epoch.
         seed: seed for the order and the moves.
         **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``...).
@@ -266,8 +250,7 @@ class ShapesBatches(ShuffledBatches):
         ValueError: if the arrays do not match or ``batch_size`` is not a positive integer.
 
     Example:
-        >>> images, masks = make_shapes_dataset(64)
-        >>> batches = ShapesBatches(images, masks, batch_size=16)
+        >>> batches = ShapesBatches(*make_shapes_dataset(64), batch_size=16)
         >>> len(batches), batches[0][0].shape
         (4, (16, 64, 64, 3))
     """
@@ -284,3 +267,37 @@ class ShapesBatches(ShuffledBatches):
 
     def load_items(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.images[indices], self.masks[indices]
+
+
+HELD_OUT_SEED = 10_000
+"""Seed of the held-out scenes used for evaluation: training never draws from it."""
+
+
+def split_held_out(images: np.ndarray, masks: np.ndarray, fraction: float = 0.1, seed: int = HELD_OUT_SEED):
+    """Set aside a random share of a dataset for evaluation.
+
+    Args:
+        images: ``(N, H, W, C)`` images.
+        masks: ``(N, H, W)`` integer labels.
+        fraction: share held out, in (0, 1); at least one image goes to each side.
+        seed: seed of the random split.
+
+    Returns:
+        ``((train_images, train_masks), (held_out_images, held_out_masks))``.
+
+    Raises:
+        ValueError: if ``images`` and ``masks`` do not pair up, hold fewer than 2 images, or ``fraction`` is
+            not in (0, 1).
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim != 4 or masks.shape != images.shape[:3]:
+        raise ValueError(f"images (N, H, W, C) and masks (N, H, W) must pair up, got shapes {images.shape} "
+                         f"and {masks.shape}")
+    if len(images) < 2:
+        raise ValueError(f"images must hold at least 2 images to split, got {len(images)}")
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    n_held_out = min(len(images) - 1, max(1, round(fraction * len(images))))
+    order = np.random.default_rng(seed).permutation(len(images))
+    held, kept = np.sort(order[:n_held_out]), np.sort(order[n_held_out:])
+    return (images[kept], masks[kept]), (images[held], masks[held])

@@ -1,12 +1,8 @@
 """How the lessons draw class maps, overlays and learning curves: one set of class colours for all.
 
-The class colours are the course figures' (:data:`unet_lib.figures.CLASS_COLOURS`: light grey
-background, Okabe-Ito blue discs, Okabe-Ito orange triangles), so a mask looks the same in a lesson's
-plots as in ``media/``. Blue and orange stay apart with every common colour-vision deficiency.
-
-An overlay paints each predicted shape pixel in its class colour over the image *in grey*: the
-scenes' shapes have random colours, so on a colour image a missed green shape could pass for a
-tinted one; in grey, only pixels the model gave a shape class carry colour.
+The class colours (:data:`unet_lib.colours.CLASS_COLOURS`) are also those of the figures in ``media/``;
+Okabe-Ito blue and orange stay apart with every common colour-vision deficiency. Overlays paint classes over
+the image *in grey*: the shapes have random colours, so on a colour image a missed shape could pass for a tinted one.
 """
 
 from __future__ import annotations
@@ -16,8 +12,8 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from unet_lib.colours import CLASS_COLOURS
 from unet_lib.data import CLASS_NAMES
-from unet_lib.figures import CLASS_COLOURS
 
 CLASS_RGB = np.array([to_rgb(colour) for colour in CLASS_COLOURS], dtype=np.float32)
 """``(n_classes, 3)`` RGB in ``[0, 1]`` of each class: background, disc, triangle."""
@@ -51,8 +47,8 @@ def show_class_map(axis, mask, title: str | None = None):
 def class_map_legend(target, **legend_options):
     """Add a legend naming the colour of each class (:data:`CLASS_NAMES`) to an axis or a figure.
 
-    On an axis it sits just right of it; on a figure, centred below the axes. Draw it after
-    ``plt.tight_layout()`` when it goes on a figure (tight layout ignores figure legends).
+    On an axis it sits just right of it; on a figure, centred below the axes (add it after
+    ``plt.tight_layout()``, which ignores figure legends).
 
     Args:
         target: a matplotlib ``Axes`` or ``Figure``.
@@ -73,8 +69,7 @@ def class_map_legend(target, **legend_options):
 def overlay_classes(image, mask, alpha: float = 0.75) -> np.ndarray:
     """The image in grey with every shape pixel of ``mask`` painted in its class colour.
 
-    Background pixels keep the image's brightness (its grey); a shape pixel is ``alpha`` of its
-    class colour and ``1 - alpha`` of that grey, so the texture stays visible underneath.
+    A shape pixel is ``alpha`` of its class colour and ``1 - alpha`` of the grey, so the texture stays visible.
 
     Args:
         image: RGB ``(H, W, 3)`` floats in ``[0, 1]``.

@@ -1,31 +1,15 @@
 """Train on every visible GPU when there are several, on the one device otherwise.
 
-Data parallelism: each device holds a copy of the model and takes a slice of every batch, and
-the gradients of all slices are averaged before each update, so one step gives the same update as
-a single device would with the whole batch. ``batch_size`` in ``fit`` stays the *global* batch:
-with 2 GPUs and ``batch_size=64`` each GPU sees 32 scenes per step. To keep every GPU as busy as
-one was, multiply the batch size by the number of replicas that :func:`distribution_scope` yields.
+Data parallelism: each device holds a model copy and takes a slice of every batch, and the slices' gradients
+are averaged before each update, as one device would with the whole batch. ``batch_size`` stays the *global*
+batch (2 GPUs, ``batch_size=64``: 32 scenes each per step); multiply it by the replicas that
+:func:`distribution_scope` yields to keep every GPU as busy as one was.
 
-What :func:`distribution_scope` does on each backend:
-
-* TensorFlow with more than one GPU: ``tf.distribute.MirroredStrategy`` over all visible GPUs.
-  The model must be built and compiled inside the scope; ``fit`` may run inside it too.
-* JAX with more than one accelerator (GPU or TPU): ``keras.distribution.DataParallel`` over them,
-  set as Keras's global distribution for the duration of the block; the previous one is restored
-  after.
-* Otherwise (one GPU, a CPU only, or the PyTorch backend): nothing to do, the scope changes
-  nothing. Multi-GPU training with PyTorch needs ``torch.distributed`` with one process per GPU,
-  which is out of scope for this course: under torch the model uses a single device.
-
-CPU cores are never treated as separate devices: the backends already use all cores for one step.
-
-Example:
-    >>> print(describe_distribution())  # on a laptop
-    single device: CPU
-    >>> with distribution_scope() as replicas:  # doctest: +SKIP
-    ...     model = unet_model((64, 64, 3), n_filters=8, n_classes=3)
-    ...     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    ...     model.fit(images, masks, batch_size=8 * replicas)
+With more than one accelerator :func:`distribution_scope` uses ``tf.distribute.MirroredStrategy`` on TensorFlow
+(build and compile the model inside the scope) or ``keras.distribution.DataParallel`` on JAX (GPUs or TPUs, set
+as Keras's global distribution for the block, then restored). Otherwise (one GPU, a CPU, or PyTorch, which
+would need ``torch.distributed`` with one process per GPU, beyond this course) it changes nothing. CPU cores
+are never separate devices: the backends already use all cores for one step.
 """
 
 from __future__ import annotations
@@ -52,8 +36,7 @@ class _Plan:
 def _accelerators(backend: str) -> list[str]:
     """The GPUs (for JAX also TPUs) the backend can use; empty on a CPU-only machine."""
     if backend == "jax":
-        # Keras's own names ("gpu:0", "tpu:3"), which is what DataParallel(devices=...) expects;
-        # with no accelerator it lists the CPU, which we do not split a batch over.
+        # Keras's names ("gpu:0", "tpu:3"), as DataParallel(devices=...) expects; the CPU is not split over.
         return [device for device in keras.distribution.list_devices() if not device.startswith("cpu")]
     return list_gpus()
 
@@ -77,9 +60,8 @@ def describe_distribution() -> str:
     """How :func:`distribution_scope` would train on this machine and backend, in a few words.
 
     Returns:
-        For example ``"single device: CPU"``, ``"single device: /physical_device:GPU:0"``,
-        ``"MirroredStrategy over 2 GPUs"`` or ``"DataParallel over 8 TPUs"``. Under PyTorch with
-        several GPUs it says that only the first is used.
+        For example ``"single device: CPU"``, ``"single device: /physical_device:GPU:0"``, ``"MirroredStrategy
+        over 2 GPUs"`` or ``"DataParallel over 8 TPUs"``; under PyTorch with several GPUs, that one is used.
     """
     plan = _choose_plan()
     if plan.kind == MIRRORED:
@@ -98,19 +80,16 @@ def describe_distribution() -> str:
 def distribution_scope():
     """A block in which to build, compile and fit a model on every visible accelerator.
 
-    Chooses data parallelism over all GPUs (TensorFlow: ``MirroredStrategy``; JAX:
-    ``DataParallel``, also over TPUs) when there are several, and does nothing otherwise; see the
-    module docstring. :func:`describe_distribution` says which, without entering the block.
+    Data parallelism over all GPUs (TensorFlow: ``MirroredStrategy``; JAX: ``DataParallel``, also over TPUs)
+    when there are several, nothing otherwise (see the module docstring and :func:`describe_distribution`).
 
     Yields:
-        The number of model replicas, each taking a slice of every batch (1 on a single device):
-        multiply the batch size by it to give each device the work one had.
+        The number of model replicas, each taking a slice of every batch (1 on a single device): multiply
+        the batch size by it to give each device the work one had.
 
     Example:
-        >>> with distribution_scope() as replicas:
+        >>> with distribution_scope() as replicas:  # replicas == 1 on a single device
         ...     model = unet_model((32, 32, 3), n_filters=4, n_classes=3, depth=2)
-        >>> replicas
-        1
     """
     plan = _choose_plan()
     if plan.kind == MIRRORED:

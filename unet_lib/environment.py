@@ -23,11 +23,10 @@ To train bigger models faster:
 
 
 def grading_run() -> bool:
-    """Whether this code runs under nbgrader, whose ``autograde`` and ``validate`` set ``NBGRADER_EXECUTION``.
+    """Whether this notebook runs to be graded: a grader sets ``NBGRADER_EXECUTION`` (the variable's usual name).
 
-    The lessons then train on a token budget (:func:`unet_lib.training.within_grading_budget`) and skip
-    their quality asserts: grading needs the exercises' cells to run, not a trained model, and a whole
-    course must grade in about a minute.
+    Lessons then train a token run (:func:`unet_lib.training.within_grading_budget`) and skip quality asserts:
+    grading needs the exercises to run, not a trained model, and a course must grade in about a minute.
     """
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
@@ -80,9 +79,8 @@ class PackageVersion:
 def check_versions() -> list[PackageVersion]:
     """Compare every runtime dependency pinned in ``pyproject.toml`` with what is installed.
 
-    The pins are read from the installed package's own metadata, so this list cannot drift from
-    ``pyproject.toml``. Requirements whose environment marker does not apply here (another Python
-    version, the ``dev`` extra) are left out.
+    Pins come from the installed package's metadata, so they cannot drift from ``pyproject.toml``; those whose
+    marker does not apply here (another Python version, the ``dev`` extra) are left out.
 
     Raises:
         RuntimeError: if the course package itself is not installed (run ``make lab``).

@@ -1,13 +1,9 @@
 """Lesson 01's interactive explorer of transposed convolution, built on plain, testable functions.
 
-* :func:`transpose_layout` works out everything the explorer shows for one setting (output size,
-  the formula with its numbers, which input pixel writes which output pixel, the overlap counts),
-  or raises ``ValueError`` with a message for a setting that is not allowed;
-* :func:`keras_output_shape` asks a real ``keras.layers.Conv2DTranspose`` for the same setting;
-* :func:`draw_transpose_layout` draws a layout as a matplotlib figure, :func:`draw_grids` small
-  arrays with their numbers;
-* :func:`transpose_explorer` wires these to ``ipywidgets`` sliders. An invalid setting shows its
-  message in the widget instead of a traceback.
+:func:`transpose_layout` computes what the explorer shows for one setting (or raises ``ValueError``),
+:func:`keras_output_shape` asks a real ``Conv2DTranspose``, :func:`draw_transpose_layout` and :func:`draw_grids`
+draw, and :func:`transpose_explorer` wires them to ``ipywidgets`` sliders, showing an invalid setting's message
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -17,9 +13,9 @@ import io
 
 import numpy as np
 
-from unet_lib.arithmetic import check_padding, transpose_axis
-from unet_lib.convolution import keras_conv_transpose2d, overlap_count
-from unet_lib.figures import OKABE_ITO
+from unet_lib.colours import OKABE_ITO
+from unet_lib.reference.arithmetic import check_padding, transpose_axis
+from unet_lib.reference.convolution import keras_conv_transpose2d, overlap_count
 
 # One colour per input pixel along the axis drawn (cycled): colour-blind-safe Okabe-Ito colours.
 _PIXEL_COLOURS = tuple(OKABE_ITO[name] for name in ("orange", "sky_blue", "green", "purple", "vermillion", "blue"))
@@ -30,14 +26,13 @@ class TransposeLayout:
     """What a square transposed convolution does, for drawing and printing.
 
     Attributes:
-        input_size, kernel_size, stride, padding, output_padding: the setting (``output_padding``
-            as given, ``None`` for Keras's default).
+        input_size, kernel_size, stride, padding, output_padding: the setting (``output_padding`` as given,
+            ``None`` for Keras's default).
         full_size: side of the full, uncropped output, ``(input_size - 1) * stride + kernel_size``.
         output_size: side of the output the layer returns.
         start: index of the full output's row (and column) where the returned output starts.
         writes: ``writes[r]`` lists the full-output indices input pixel ``r`` writes along one axis.
-        counts: ``(output_size, output_size)`` int array, how many (input pixel, kernel tap) pairs
-            add into each output pixel.
+        counts: ``(output_size, output_size)`` int array, (input pixel, kernel tap) pairs per output pixel.
         formula: the output-size rule with the numbers filled in.
     """
 
@@ -69,8 +64,7 @@ def transpose_layout(input_size: int, kernel_size: int, stride: int = 1, padding
         A :class:`TransposeLayout`.
 
     Raises:
-        ValueError: for a setting that is not allowed, e.g. ``output_padding >= stride``; the
-            message names the argument and the allowed range.
+        ValueError: for a setting that is not allowed, naming the argument and the allowed range.
 
     Example:
         >>> transpose_layout(2, 3, stride=2, padding=1, output_padding=1).formula
@@ -102,9 +96,7 @@ def keras_output_shape(input_size: int, kernel_size: int, stride: int = 1, paddi
                        output_padding: int | None = None) -> tuple[int, ...]:
     """The output shape a real Keras layer gives for this setting, on a ``(1, i, i, 1)`` zeros input.
 
-    Keras has only ``"same"`` and ``"valid"``. An int padding ``p`` is built the way PyTorch and the
-    paper define it: ``Conv2DTranspose(padding="valid", output_padding=a)`` followed by
-    ``Cropping2D(p)``, which crops ``p`` rows and columns from each side.
+    An int padding ``p`` is ``Conv2DTranspose(padding="valid", output_padding=a)`` then ``Cropping2D(p)``.
 
     Returns:
         The output shape, e.g. ``(1, 4, 4, 1)``.
@@ -126,20 +118,17 @@ def keras_output_shape(input_size: int, kernel_size: int, stride: int = 1, paddi
 FIGURE_DPI = 100
 """Pixels per inch of the explorer's and :func:`draw_grids`'s figures, whatever the user's matplotlibrc says."""
 FIGURE_WIDTH_INCHES = 9.6
-"""The widest figure drawn here, 960 px: about the width of a notebook's output area (a narrower one
-scales the image down a little, which the digits survive)."""
+"""The widest figure drawn here, 960 px: about a notebook's output width (the digits survive a little shrinking)."""
 EXPLORER_MAX_HEIGHT_INCHES = 5.6
 """The explorer's diagram is at most 560 px tall at every setting: sliders and diagram fit on one screen."""
 MIN_NUMBER_FONTSIZE = 7.0
-"""Smallest font (points) for a value written in a cell: 10 px at 100 dpi. Where that does not fit, the
-cell shows only its colour."""
+"""Smallest font (points) for a value in a cell: 10 px at 100 dpi. Where it does not fit, only the colour shows."""
 
 
 def _cell_fontsize(cell_points: float, characters: int, largest: float = 12.0) -> float:
     """Font size (points) at which a label of ``characters`` characters fits in a square cell ``cell_points`` wide.
 
-    DejaVu Sans digits are about 0.64 em wide and 0.73 em tall, so at this size a label covers at
-    most three quarters of the cell's width and about half its height: neighbours never touch.
+    DejaVu Sans digits are about 0.64 em wide and 0.73 em tall: a label covers at most 3/4 of the cell's width.
     """
     return min(largest, 0.7 * cell_points, 1.15 * cell_points / max(1, characters))
 
@@ -154,18 +143,13 @@ def _integer_ticks(largest: int) -> list[int]:
 def draw_transpose_layout(layout: TransposeLayout):
     """Draw a layout: who writes where along one axis (left), overlap counts in 2-D (right).
 
-    Left: the input pixels of one row, each with its colour, and the full-output cells each one
-    writes (one per kernel tap); cells outside the returned output are greyed. Right: the output
-    the layer returns, each pixel coloured (and, where the digits fit, labelled) with how many
-    contributions it adds up; the colour bar has one whole-number tick per count (or every 2nd, ...).
-
-    The figure is always :data:`FIGURE_WIDTH_INCHES` wide and at most
-    :data:`EXPLORER_MAX_HEIGHT_INCHES` tall at :data:`FIGURE_DPI`: the cells shrink as the
-    setting grows, so the whole diagram stays on screen beside the sliders.
+    Left: one row's input pixels in their colours and the full-output cells each writes (cropped cells grey).
+    Right: the returned output coloured (and labelled, where digits fit) by contribution counts. The figure is
+    :data:`FIGURE_WIDTH_INCHES` by at most :data:`EXPLORER_MAX_HEIGHT_INCHES`: cells shrink as settings grow.
 
     Returns:
-        A ``matplotlib.figure.Figure`` (no pyplot: nothing global is changed) whose axes are, in
-        order, the who-writes-where panel, the counts panel and the colour bar.
+        A ``matplotlib.figure.Figure`` (no pyplot: nothing global changes) whose axes are, in order, the
+        who-writes-where panel, the counts panel and the colour bar.
     """
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
@@ -177,15 +161,14 @@ def draw_transpose_layout(layout: TransposeLayout):
     # Each panel's extent in cells: (width, height) of its data limits.
     writes_extent = (columns + 0.4, n_inputs + 3.0)
     counts_extent = (size, size)
-    # Room in inches for what is not cells: the "input"/"output" labels, the gap between the panels,
-    # the colour bar with its ticks, two lines of title above and a margin below.
+    # Room in inches besides cells: "input"/"output" labels, gap, colour bar, two title lines, bottom margin.
     label_room, gap, colour_bar_room, title_room, bottom_room = 0.75, 0.35, 0.75, 0.6, 0.15
     # A panel's slot is at least this wide, so its two-line title fits above it even for a tiny grid.
     min_slot = 3.0
     available = FIGURE_WIDTH_INCHES - label_room - gap - colour_bar_room
     tallest = max(writes_extent[1], counts_extent[1])
-    # The largest cell (inches) with which both slots fit across the figure (each slot being the wider
-    # of its panel and min_slot) and the taller panel fits under EXPLORER_MAX_HEIGHT_INCHES; 0.4 at most.
+    # The largest cell (inches, 0.4 at most) with which both slots fit across the figure (each at least
+    # min_slot) and the taller panel fits under EXPLORER_MAX_HEIGHT_INCHES.
     cell = min(0.4, (available - min_slot) / writes_extent[0], (available - min_slot) / counts_extent[0],
                available / (writes_extent[0] + counts_extent[0]),
                (EXPLORER_MAX_HEIGHT_INCHES - title_room - bottom_room) / tallest)
@@ -262,11 +245,9 @@ def draw_transpose_layout(layout: TransposeLayout):
 def draw_grids(grids: dict, *, numbers: bool = True, cmap: str = "Blues", title: str | None = None):
     """Small arrays as coloured grids, in rows of at most 9.6 inches (960 px), optionally with each value in its cell.
 
-    Panels are 2.3 to 3.2 inches wide (wider for bigger grids) at :data:`FIGURE_DPI`, as many per
-    row as fit in :data:`FIGURE_WIDTH_INCHES`, the rows filled evenly (7 small grids: 4 + 3). A
-    value is written at the largest font up to 12 pt whose digits fit its cell with a gap on
-    every side; a panel whose cells are too small for :data:`MIN_NUMBER_FONTSIZE` shows colours only
-    and says so in its title.
+    Panels are 2.3 to 3.2 inches wide at :data:`FIGURE_DPI`, as many per row as fit in
+    :data:`FIGURE_WIDTH_INCHES`, rows filled evenly (7 grids: 4 + 3). Values are written as large as fits
+    (up to 12 pt); a panel too small for :data:`MIN_NUMBER_FONTSIZE` shows colours only and says so.
 
     Args:
         grids: panel title -> 2-D array ``(H, W)``.
@@ -368,13 +349,12 @@ class TransposeExplorer:
             # One label width for all (wide enough for "output_padding"), so the controls line up.
             control.style.description_width = CONTROL_LABEL_WIDTH
             control.layout.width = CONTROL_WIDTH
-        # The controls keep their width whatever the message says (flex 0 0: never shrink); the message
-        # takes the rest of the row and wraps its lines, or moves below the controls in a narrow notebook.
+        # Controls never shrink (flex 0 0); the message takes the rest of the row, or wraps below them.
         controls = widgets.VBox(list(self.controls.values()),
                                 layout=widgets.Layout(flex="0 0 auto", width=CONTROL_WIDTH))
         self.message = widgets.HTML(layout=widgets.Layout(flex="1 1 300px", min_width="260px", margin="0 0 0 12px"))
         # An Image widget, not an Output one: an Output widget captures the outputs of the running cell,
-        # which can leave nbclient (nbval, nbgrader) waiting for ever (jupyter/nbclient#312).
+        # which can leave nbclient (nbval and other notebook runners) waiting for ever (jupyter/nbclient#312).
         self.plot = widgets.Image(format="png")
         self.layout: TransposeLayout | None = None
         for control in self.controls.values():

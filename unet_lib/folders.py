@@ -1,42 +1,22 @@
 """Read segmentation datasets from folders of image files: your own, CARLA's and Oxford-IIIT Pet's.
 
-A segmentation folder is a pair of folders: one of images (``.png``, ``.jpg`` or ``.jpeg``) and
-one of masks (``.png``), paired by file name without its extension, the *stem*: ``cat.jpg`` goes
-with ``cat.png``. Pairs are taken in sorted stem order, so the same folder always gives the same
-arrays. Files whose names start with a dot (``.DS_Store``, macOS's ``._cat.png``), files of
-other types and subfolders are skipped without a word.
+A segmentation folder is a folder of images (``.png``, ``.jpg``, ``.jpeg``) and one of ``.png`` masks, paired by
+file name without extension, the *stem* (``cat.jpg`` with ``cat.png``), in sorted order; hidden files, other
+types and subfolders are skipped. Every reader checks the whole folder (pairs, headers, sizes, then all masks'
+labels, before any image is decoded) and raises a ``ValueError`` naming the files at fault before returning.
 
-Every reader checks the whole folder before it returns anything: first, from the file headers
-alone, that each image has a mask and each mask an image, every file opens, every mask has the
-expected layout and sizes agree; then the labels of all masks, decoded before any image. A
-problem is a ``ValueError`` naming the files (or folder) at fault, raised before anything is
-returned.
+Mask layouts (the ``mask_layout`` argument):
 
-- :func:`load_segmentation_folder` reads every pair into arrays shaped like those of
-  :func:`~unet_lib.data.make_shapes_dataset`.
-- :class:`SegmentationFolderBatches` reads only the files of each batch, for folders larger
-  than memory.
-- :func:`write_segmentation_folder` writes such arrays as a folder; the course uses it to turn
-  the embedded shapes into files you can open.
-- :func:`load_carla_folder` and :func:`load_oxford_pets_folder` read two public datasets laid
-  out as they are downloaded.
+- ``"index"``: a single-channel PNG (mode ``L``, ``P``, ``I`` or 16-bit), each pixel the class index; in a
+  palette (``P``) PNG that is the palette index, whatever colour it shows.
+- ``"red"``: an RGB(A) PNG with the class index in the red channel (as CARLA's simulator writes them).
+- ``"trimap"``: an Oxford-IIIT Pet trimap, 1 pet, 2 background, 3 border, returned as 0, 1, 2.
 
-How a mask file stores its labels, its *layout* (the ``mask_layout`` argument):
-
-- ``"index"``: a single-channel PNG (mode ``L``, ``P``, ``I`` or 16-bit greyscale), each pixel
-  the class index. In a palette (``P``) PNG that is the palette index, whatever colour it shows.
-- ``"red"``: an RGB or RGBA PNG with the class index in the red channel, the others ignored
-  (CARLA's simulator writes its masks this way).
-- ``"trimap"``: an Oxford-IIIT Pet trimap, single channel, 1 pet, 2 background, 3 border,
-  returned as 0, 1, 2 (:data:`OXFORD_PETS_CLASS_NAMES`).
-
-Label values are judged over the whole mask set, not file by file (a mask that is all background
-holds only 0, yet belongs to a set of 0 and 1). Unless ``n_classes`` is given, the labels found
-must be the class indices 0 to n-1, with one exception: a set of only 0 and 255, the usual
-black-and-white mask, is read as binary, 255 becoming class 1 (:data:`BINARY_CLASS_NAMES`), and a
-one-line note says so. Any other set, such as 0, 128, 255 or 0, 2, 5, is a ``ValueError`` listing
-the values found and how to renumber them. With ``n_classes``, every label must be below it and
-classes may be missing from the folder; 0 and 255 are still read as binary when ``n_classes`` is 2.
+Labels are judged over the whole mask set, not per file (an all-background mask holds only 0, yet belongs to a
+set of 0 and 1). Without ``n_classes`` they must be 0 to n-1, except that a set of only 0 and 255 (a
+black-and-white mask) is read as binary, 255 becoming class 1 (:data:`BINARY_CLASS_NAMES`), with a one-line
+note; any other set (0, 128, 255) is a ``ValueError`` suggesting a renumbering. With ``n_classes`` every label
+must be below it and classes may be missing; 0 and 255 are still binary when ``n_classes`` is 2.
 """
 
 from __future__ import annotations
@@ -225,12 +205,7 @@ def _size_text(size: tuple[int, int]) -> str:
 def _scan_folders(
     images_dir, masks_dir, image_size, layout: str, names: _FolderNames | None = None
 ) -> tuple[list[_Pair], tuple[int, int]]:
-    """Pair and check every file of the two folders without decoding pixels.
-
-    Returns:
-        ``(pairs, (height, width))``: the pairs in stem order and the size they will be read at:
-        ``image_size``, or the size all files share when it is None.
-    """
+    """Pair and check all files from their headers: ``(pairs in stem order, image_size or the common size)``."""
     names = names or _FolderNames()
     images_dir = _existing_folder(images_dir, names.images)
     masks_dir = _existing_folder(masks_dir, names.masks)
@@ -319,11 +294,7 @@ def _read_image(path: Path, image_size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _decode_labels(path: Path, layout: str) -> np.ndarray:
-    """A mask file's labels as stored, int32 of shape ``(H, W)`` at the file's size.
-
-    A trimap's 1, 2, 3 are already 0, 1, 2 here; the set-wide reading (:func:`_label_reading`)
-    comes after.
-    """
+    """A mask file's labels as stored, int32 ``(H, W)`` at the file's size (a trimap's 1, 2, 3 already 0, 1, 2)."""
     labels = np.asarray(_decoded(path, "mask"))  # a palette PNG gives its indices, not colours
     if layout == "red":
         labels = labels[..., 0]
@@ -366,26 +337,12 @@ def _label_reading(
     values_by_mask: list[tuple[Path, np.ndarray]], layout: str, n_classes: int | None, masks_name: str,
     masks_dir: Path, *, n_classes_is_an_option: bool = True,
 ) -> _LabelReading:
-    """Decide how a mask set's labels are read, from the values of all its masks, or raise.
+    """Decide how a mask set's labels are read, from the values of all its masks (the set decides), or raise.
 
-    The set, not each file, decides: a folder of 0/255 masks in which some masks are all
-    background (only 0) is still binary.
-
-    Args:
-        values_by_mask: ``(mask_path, values)`` for every mask, ``values`` the sorted distinct
-            labels of the file as :func:`_decode_labels` gives them, at the file's size.
-        layout: the mask layout; a trimap's classes are fixed, so only ``n_classes`` applies.
-        n_classes: the caller's class count, or None to count the classes from the labels.
-        masks_name: how messages call the masks folder (the caller's argument).
-        masks_dir: the masks folder, for messages.
-        n_classes_is_an_option: whether the caller takes ``n_classes``, so a message may suggest it.
-
-    Returns:
-        The reading to :meth:`_LabelReading.apply` to every mask of the set.
-
-    Raises:
-        ValueError: for a label of ``n_classes`` or more (naming the file), or, when ``n_classes``
-            is None, for labels found that are not 0 to n-1 nor 0 and 255 (listing them).
+    ``values_by_mask`` holds ``(mask_path, sorted distinct labels)`` per mask (:func:`_decode_labels`);
+    ``masks_name`` and ``masks_dir`` name the folder in messages; ``n_classes_is_an_option``: whether a message
+    may suggest ``n_classes``. Returns the reading to :meth:`_LabelReading.apply` to every mask; raises
+    ``ValueError`` for a label >= ``n_classes``, or (``n_classes`` None) labels not 0 to n-1 nor 0 and 255.
     """
     found = np.unique(np.concatenate([values for _, values in values_by_mask]))
     # 0 and 255 is how image editors and most tools save a black-and-white mask. A caller who
@@ -425,11 +382,7 @@ def _read_images(pairs: list[_Pair], image_size: tuple[int, int], resize: bool) 
 
 
 def _load(images_dir, masks_dir, image_size, layout, n_classes, names=None, *, n_classes_is_an_option=True):
-    """Check, then read a whole folder: ``(images, masks, label_reading)`` as the loaders return them.
-
-    Masks are read first and their labels judged as a set before any image is decoded, so a
-    folder of wrong labels fails fast and nothing is returned half-read.
-    """
+    """Check, then read a whole folder: ``(images, masks, label_reading)``; masks first, so bad labels fail fast."""
     image_size = _parse_image_size(image_size)
     layout = _parse_layout(layout)
     n_classes = _parse_n_classes(n_classes)
@@ -449,46 +402,31 @@ def _load(images_dir, masks_dir, image_size, layout, n_classes, names=None, *, n
 def load_segmentation_folder(
     images_dir, masks_dir, image_size=None, *, mask_layout: str = "index", n_classes: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read a folder of images and a folder of masks into arrays, pairing files by name.
+    """Read a folder of images and a folder of masks into arrays, pairing files by stem.
 
-    ``images_dir/cat.jpg`` pairs with ``masks_dir/cat.png``. Images may be ``.png``, ``.jpg`` or
-    ``.jpeg`` (any letter case) in any colour mode: greyscale, palette and RGBA images become RGB
-    (alpha is dropped). Masks are ``.png`` files. Pairs come in sorted name order. The whole
-    folder is checked before any pixel is decoded, and the labels of all masks are judged as one
-    set (see the module's *Label values*) before any image is: masks of only 0 and 255 are read
-    as binary, 0 and 1, with a one-line note.
+    Images in any colour mode become RGB (alpha dropped). The whole folder is checked, and the labels of all
+    masks judged as one set (see the module docstring), before any image is decoded.
 
     Args:
         images_dir: folder of image files (``str`` or ``pathlib.Path``).
-        masks_dir: folder of mask files, one per image, with the image's name and ``.png``.
-        image_size: ``(height, width)`` to resize every pair to: images bilinearly, masks by
-            nearest neighbour (so no label appears that the file does not hold). None: keep the
-            files' size, which must then be the same for all.
-        mask_layout: how a mask stores labels: ``"index"`` (single channel, the class index; in
-            a palette PNG the palette index), ``"red"`` (RGB(A), the index in the red channel)
-            or ``"trimap"`` (Oxford-IIIT Pet's 1, 2, 3, returned as 0, 1, 2).
-        n_classes: the number of classes, if known: every label must then be below it, and
-            some may never occur (a small folder may lack a rare class). None: the labels found
-            over all masks must be 0 to n-1 (or 0 and 255, read as 0 and 1).
+        masks_dir: folder of ``.png`` masks, one per image, with the image's stem.
+        image_size: ``(height, width)`` to resize every pair to (images bilinearly, masks by nearest
+            neighbour, so no new label appears); None keeps the files' size, which must then be common.
+        mask_layout: ``"index"``, ``"red"`` or ``"trimap"`` (see the module docstring).
+        n_classes: the number of classes, if known: labels must be below it, and some may never occur.
+            None: the labels over all masks must be 0 to n-1 (or 0 and 255, read as 0 and 1).
 
     Returns:
-        ``(images, masks)`` as :func:`~unet_lib.data.make_shapes_dataset` gives them: ``images``
-        float32 of shape ``(N, H, W, 3)`` in ``[0, 1]``, ``masks`` int32 of shape ``(N, H, W)``.
+        ``(images, masks)`` as :func:`~unet_lib.data.make_shapes_dataset` gives them: float32
+        ``(N, H, W, 3)`` in ``[0, 1]`` and int32 ``(N, H, W)``.
 
     Raises:
-        ValueError: naming the folder or the files at fault, before anything is returned: a
-            folder that is missing or holds no images or masks, images without a mask or masks
-            without an image (the first five listed), two images of one name (``cat.png`` and
-            ``cat.jpg``), a file that cannot be read, a mask of another layout (an RGB mask for
-            ``"index"``), an image and its mask of different sizes, files of different sizes
-            when ``image_size`` is None, labels outside the layout's range or ``n_classes``,
-            labels that are not 0 to n-1 (nor 0 and 255) when ``n_classes`` is None, such as
-            0, 128, 255 (the message lists them and how to renumber them).
+        ValueError: naming the folder or files at fault, before anything is returned: a missing or empty folder,
+            unpaired files, two images of one stem, an unreadable file, a mask of another layout, differing sizes,
+            or labels outside the layout's range or ``n_classes`` (without it: not 0 to n-1, nor 0 and 255).
 
     Example:
         >>> images, masks = load_segmentation_folder("my_data/images", "my_data/masks", image_size=(96, 128))
-        >>> images.shape, masks.shape
-        ((40, 96, 128, 3), (40, 96, 128))
     """
     images, masks, _ = _load(images_dir, masks_dir, image_size, mask_layout, n_classes)
     return images, masks
@@ -509,22 +447,19 @@ def _dataset_folders(root, images_sub: str, masks_sub: str, dataset: str) -> tup
 def load_carla_folder(root, image_size=None) -> tuple[np.ndarray, np.ndarray]:
     """Read the CARLA driving scenes of the MOOC's U-Net assignment.
 
-    The layout is ``root/CameraRGB/*.png`` (images) and ``root/CameraMask/*.png`` (masks with
-    the same names). A mask is an RGB(A) PNG with the class id, 0 to 22, in its red channel; the
-    other channels are ignored. In the assignment ``root`` is its ``data/`` folder, and the
-    scenes are resized to ``(96, 128)``.
+    The layout is ``root/CameraRGB/*.png`` (images) and ``root/CameraMask/*.png`` (masks of the same
+    names, RGB(A) with the class id 0 to 22 in the red channel). In the assignment ``root`` is ``data/``.
 
     Args:
         root: the folder holding ``CameraRGB`` and ``CameraMask``.
-        image_size: ``(height, width)`` to resize to (images bilinearly, masks by nearest
-            neighbour), or None to keep the files' common size.
+        image_size: ``(height, width)`` to resize to, or None to keep the files' common size.
 
     Returns:
         ``(images, masks)``: float32 ``(N, H, W, 3)`` in ``[0, 1]`` and int32 ``(N, H, W)``
         with ids in ``[0, CARLA_N_CLASSES)``.
 
     Raises:
-        ValueError: as :func:`load_segmentation_folder` does, and for a mask id of 23 or more.
+        ValueError: as :func:`load_segmentation_folder`, and for a mask id of 23 or more.
 
     Example:
         >>> images, masks = load_carla_folder("data", image_size=(96, 128))
@@ -537,27 +472,19 @@ def load_carla_folder(root, image_size=None) -> tuple[np.ndarray, np.ndarray]:
 def load_oxford_pets_folder(root, image_size) -> tuple[np.ndarray, np.ndarray]:
     """Read Oxford-IIIT Pet as unpacked from its two official archives.
 
-    The layout is ``root/images/*.jpg`` (from ``images.tar.gz``) and
-    ``root/annotations/trimaps/*.png`` (from ``annotations.tar.gz``). Trimap values 1 pet,
-    2 background, 3 border become class indices 0, 1, 2 (:data:`OXFORD_PETS_CLASS_NAMES`).
-    The images folder also holds a few ``.mat`` files, skipped like any file that is not an
-    image; a ``.jpg`` file that is PNG, greyscale or CMYK inside is read as RGB all the
-    same. The trimaps folder's ``._*.png`` files (macOS metadata) are skipped as hidden.
-    Every image of the official archives has a trimap, so an image without one is an error,
-    as in :func:`load_segmentation_folder`: a sign of a partly unpacked download.
+    The layout is ``root/images/*.jpg`` and ``root/annotations/trimaps/*.png`` (``.mat`` and ``._*.png`` files
+    skipped). An image without a trimap is an error: a sign of a partly unpacked download.
 
     Args:
         root: the folder holding ``images`` and ``annotations``.
-        image_size: ``(height, width)`` to resize every pair to; required, the photos come in
-            many sizes.
+        image_size: ``(height, width)`` to resize every pair to; required, the photos come in many sizes.
 
     Returns:
         ``(images, masks)``: float32 ``(N, H, W, 3)`` in ``[0, 1]`` and int32 ``(N, H, W)``
         with 0 pet, 1 background, 2 border.
 
     Raises:
-        ValueError: as :func:`load_segmentation_folder` does, and naming a trimap that holds a
-            value other than 1, 2 or 3.
+        ValueError: as :func:`load_segmentation_folder`, and for a trimap value other than 1, 2 or 3.
 
     Example:
         >>> images, masks = load_oxford_pets_folder("oxford-iiit-pet", image_size=(128, 128))
@@ -571,27 +498,21 @@ def load_oxford_pets_folder(root, image_size) -> tuple[np.ndarray, np.ndarray]:
 def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Read a dataset folder in any layout the course knows, recognised by its sub-folders.
 
-    ``root/CameraRGB`` and ``root/CameraMask``: CARLA (:func:`load_carla_folder`);
-    ``root/images`` and ``root/annotations/trimaps``: Oxford-IIIT Pet (:func:`load_oxford_pets_folder`);
-    ``root/images`` and ``root/masks``: the generic layout (:func:`load_segmentation_folder`, masks
-    holding class indices 0 to n-1, as :func:`write_segmentation_folder` writes them, or black and
-    white masks of 0 and 255, read as the binary classes :data:`BINARY_CLASS_NAMES` with a one-line
-    note).
+    ``CameraRGB`` and ``CameraMask``: CARLA (:func:`load_carla_folder`); ``images`` and
+    ``annotations/trimaps``: Oxford-IIIT Pet (:func:`load_oxford_pets_folder`); ``images`` and ``masks``:
+    the generic layout (:func:`load_segmentation_folder`, class indices 0 to n-1, or 0 and 255 read as binary).
 
     Args:
         root: the dataset folder.
         image_size: ``(height, width)`` every pair is resized to.
 
     Returns:
-        ``(images, masks, class_names)``: arrays as the readers give them (images float32
-        ``(N, H, W, 3)``, masks int32 ``(N, H, W)``), and a name per class: the layout's, or
-        ``("background", "object")`` for 0/255 masks, or ``"class 0"``, ``"class 1"``... for
-        class indices, as many as the largest label + 1.
+        ``(images, masks, class_names)``: images float32 ``(N, H, W, 3)``, masks int32 ``(N, H, W)``, and a
+        name per class: the layout's, :data:`BINARY_CLASS_NAMES` for 0/255 masks, or ``"class 0"``,
+        ``"class 1"``... up to the largest label.
 
     Raises:
-        ValueError: if ``root`` matches no layout (the message lists them), or as the reader does;
-            in the generic layout also for labels that are not 0 to n-1 nor 0 and 255 over all
-            masks (such as 0, 128, 255), before anything is returned.
+        ValueError: if ``root`` matches no layout (the message lists them), or as the reader does.
     """
     root = _existing_folder(root, "root")
     if (root / "CameraRGB").is_dir():
@@ -616,14 +537,9 @@ def load_dataset_folder(root, image_size) -> tuple[np.ndarray, np.ndarray, tuple
 class SegmentationFolderBatches(ShuffledBatches):
     """Feeds a folder of images and masks to ``model.fit`` batch by batch, reading only each batch's files.
 
-    For folders too large to load at once. The whole folder is checked when the object is made,
-    with the same checks and errors as :func:`load_segmentation_folder`, so a missing mask or a
-    wrong label shows up before training starts: the pairing from the file headers, the labels by
-    decoding every mask once (not the images), since how labels are read is decided over the
-    whole set (0 and 255 read as binary 0 and 1, with the same one-line note). Each
-    ``batches[i]`` then decodes and resizes only its own files and gives exactly the arrays the
-    loader would give for them. Order and augmentation follow :class:`~unet_lib.data.ShapesBatches`:
-    a new order each epoch, fixed by ``seed`` and the epoch number.
+    For folders too large to load at once. The whole folder is checked on creation (every mask decoded once),
+    as by :func:`load_segmentation_folder`, so errors show before training; ``batches[i]`` gives exactly the
+    loader's arrays for its files. Order and augmentation follow :class:`~unet_lib.data.ShuffledBatches`.
 
     Args:
         images_dir: folder of image files.
@@ -642,13 +558,11 @@ class SegmentationFolderBatches(ShuffledBatches):
         n_images: the number of image-mask pairs, ``len(stems)``.
 
     Raises:
-        ValueError: as :func:`load_segmentation_folder` does, or for a bad argument.
+        ValueError: as :func:`load_segmentation_folder`, or for a bad argument.
 
     Example:
         >>> batches = SegmentationFolderBatches("my_data/images", "my_data/masks", (96, 128), batch_size=8)
-        >>> images, masks = batches[0]
-        >>> images.shape, masks.shape
-        ((8, 96, 128, 3), (8, 96, 128))
+        >>> images, masks = batches[0]  # (8, 96, 128, 3) and (8, 96, 128)
     """
 
     def __init__(
@@ -690,14 +604,12 @@ class SegmentationFolderBatches(ShuffledBatches):
 def write_segmentation_folder(images, masks, images_dir, masks_dir) -> list[str]:
     """Write images and masks as a segmentation folder: RGB PNG images, single-channel PNG masks.
 
-    File names are ``scene_00000.png``, ``scene_00001.png``... (more digits beyond 100000
-    scenes, so the names still sort in order). Folders are created as needed; files of those
-    names are overwritten. :func:`load_segmentation_folder` reads the folder back with masks
-    equal and images within half a step of 1/255 (images are stored as 8-bit).
+    Files are ``scene_00000.png``, ``scene_00001.png``... (more digits beyond 100000 scenes, so they sort);
+    folders are created as needed and files of those names overwritten. :func:`load_segmentation_folder`
+    reads them back with equal masks and images within half a step of 1/255 (stored as 8-bit).
 
     Args:
-        images: ``(N, H, W, 3)`` floats in ``[0, 1]`` (as :func:`~unet_lib.data.make_shapes_dataset`
-            gives) or uint8 in ``[0, 255]``.
+        images: ``(N, H, W, 3)`` floats in ``[0, 1]`` or uint8 in ``[0, 255]``.
         masks: ``(N, H, W)`` integer class indices in ``[0, 255]``.
         images_dir: folder to write the images to.
         masks_dir: another folder to write the masks to.
@@ -706,13 +618,12 @@ def write_segmentation_folder(images, masks, images_dir, masks_dir) -> list[str]
         The stems written, in order: ``["scene_00000", ...]``.
 
     Raises:
-        ValueError: if the arrays have other shapes, types or ranges, the two folders are the
-            same, or a folder already holds other images, which would then be mixed with these.
+        ValueError: for arrays of other shapes, types or ranges, one folder for both, or a folder that
+            already holds other images, which would be mixed with these.
 
     Example:
-        >>> images, masks = make_shapes_dataset(4, image_size=(32, 32))
-        >>> write_segmentation_folder(images, masks, "shapes/images", "shapes/masks")
-        ['scene_00000', 'scene_00001', 'scene_00002', 'scene_00003']
+        >>> write_segmentation_folder(*make_shapes_dataset(2, (32, 32)), "shapes/images", "shapes/masks")
+        ['scene_00000', 'scene_00001']
     """
     images, masks = np.asarray(images), np.asarray(masks)
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:

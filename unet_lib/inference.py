@@ -1,24 +1,13 @@
 """Segment an image of any size with a U-Net: pad to the size the network takes, or tile it (overlap-tile).
 
-A U-Net is fully convolutional, but each of its ``depth`` poolings halves height and width and the
-decoder must double them back exactly, so a side must be a multiple of ``2**depth`` (of 32 for a
-MobileNetV2 encoder, which halves them with strided convolutions): :func:`size_multiple`.
-:func:`predict_image` handles every other size and images too large for one forward pass:
-
-- **whole image** (``tile_size=None``): mirror the image at its bottom and right edges (``np.pad``
-  mode ``"symmetric"``) up to the next multiple, predict, crop the prediction back to the image's size;
-- **overlap-tile** (Ronneberger et al., 2015): mirror the image beyond its edges, cut it into tiles
-  of ``tile_size`` that overlap by ``overlap`` pixels on every side, predict the tiles in batches,
-  keep each tile's centre and stitch the centres into a map of the image's size. The network's
-  activations are bounded by the tile batch, whatever the image's size; with an overlap at least the
-  network's receptive-field radius, every kept pixel sees what it would see in the whole image.
-
-Either way memory still grows with the image's pixel count: :func:`predict_image` holds a mirrored,
-padded float32 copy of the image and the stitched float32 scores ``(H, W, n_classes)``.
-
-Reference:
-    O. Ronneberger, P. Fischer, T. Brox, "U-Net: Convolutional Networks for Biomedical Image
-    Segmentation", MICCAI 2015, section 2 and figure 2, https://arxiv.org/abs/1505.04597
+Each downsampling halves height and width and the decoder must double them back exactly, so a side must be a
+multiple of :func:`size_multiple` (``2**depth``; 32 for a MobileNetV2 encoder). :func:`predict_image` takes any
+size: with ``tile_size=None`` it mirrors the image at its bottom and right edges (``np.pad`` mode
+``"symmetric"``) up to the next multiple, predicts and crops back; otherwise (overlap-tile, Ronneberger et al.
+2015, section 2, https://arxiv.org/abs/1505.04597) it mirrors the image beyond its edges, predicts overlapping
+tiles in batches and stitches their centres. Tiling bounds the network's activations; an overlap of at least
+the receptive-field radius makes every kept pixel see what it would in the whole image. Memory still grows
+with the image: a padded float32 copy and the float32 scores ``(H, W, n_classes)``.
 """
 
 from __future__ import annotations
@@ -45,20 +34,17 @@ def _image_input_shape(model) -> tuple:
 def size_multiple(model) -> int:
     """The multiple a side must be for ``model``: its largest downsampling factor (1 without any).
 
-    The factor is measured, not read off the layer types: a symbolic ``(1, H, W, C)`` image (a side
-    of any size probed as :data:`PROBE_SIDE`, a fixed one as itself) goes through the model, its
-    nested sub-models (``keras.Model`` or ``keras.Sequential`` layers, walked layer by layer)
-    included, and the factor is the larger of ``H / h`` and ``W / w``, rounded, where ``h`` and ``w``
-    are the smallest height and width of any layer's ``(1, h, w, c)`` output. So poolings and strided
-    convolutions count alike, and branches count by their deepest path, not by the product of all
-    the strides. Assumes ``"same"``-padded layers (a ``"valid"`` one trims a few pixels, which the
-    rounding absorbs); a subclassed sub-model counts only by its output, its ``call`` being opaque.
+    Measured, not read off layer types: a symbolic ``(1, H, W, C)`` image (a free side probed as
+    :data:`PROBE_SIDE`) goes through the model and its nested sub-models, and the factor is the larger of
+    ``H / h`` and ``W / w``, rounded, for the smallest ``h``, ``w`` of any ``(1, h, w, c)`` layer output. So
+    poolings and strided convolutions count alike, and branches by their deepest path. Assumes ``"same"``
+    padding (rounding absorbs a ``"valid"`` layer's trim); a subclassed sub-model counts only by its output.
 
     Raises:
         ValueError: if ``model`` is not a ``keras.Model`` taking one ``(N, H, W, C)`` image input.
 
     Example:
-        >>> from unet_lib.model import unet_model
+        >>> from unet_lib.reference.model import unet_model
         >>> size_multiple(unet_model((None, None, 3), n_filters=2, n_classes=3, depth=3))
         8
     """
@@ -95,8 +81,7 @@ def size_multiple(model) -> int:
 def batched_logits(model, images: np.ndarray, batch_size: int) -> np.ndarray:
     """float32 logits of ``images`` ``(N, H, W, C)``, fed in batches of exactly ``batch_size``.
 
-    The last chunk is padded with blank images that are dropped again: one input shape, so TensorFlow and
-    JAX trace the forward pass once (``model.predict`` on a smaller last batch traces it anew).
+    The last chunk is padded with blank images, dropped again: one input shape, so TF and JAX trace once.
     """
     outputs = []
     for start in range(0, len(images), batch_size):
@@ -123,35 +108,29 @@ def predict_image(model, image, tile_size: int | None = None, overlap: int = 0, 
     """The class of every pixel of ``image``, whatever its size (see the module docstring).
 
     Args:
-        model: a segmentation model from ``(N, H, W, C)`` images to ``(N, H, W, n_classes)`` scores:
-            softmax logits for ``n_classes >= 2``, one sigmoid logit for ``n_classes = 1``.
-            For ``tile_size=None`` it must take any size (built with ``input_size=(None, None, C)``)
-            or exactly the padded size.
-        image: ``(H, W, C)``, any ``H`` and ``W`` >= 1, ``C`` the model's channels, scaled as the
-            model was trained (e.g. 0 to 1).
-        tile_size: ``None`` for one forward pass over the padded image; else the side of the square
-            tiles, a multiple of :func:`size_multiple`, and the model's own input size when it has one.
-        overlap: pixels of context added on every side of each tile's kept centre, a multiple of
-            :func:`size_multiple`, ``2 * overlap < tile_size``. Pixels that close to a tile's edge are
-            predicted by the neighbouring tile instead.
+        model: a segmentation model from ``(N, H, W, C)`` images to ``(N, H, W, n_classes)`` scores (softmax
+            logits, or one sigmoid logit for ``n_classes = 1``). For ``tile_size=None`` it must take any size
+            (``input_size=(None, None, C)``) or exactly the padded size.
+        image: ``(H, W, C)``, any ``H`` and ``W`` >= 1, ``C`` the model's channels, scaled as in training.
+        tile_size: ``None`` for one forward pass over the padded image; else the side of the square tiles, a
+            multiple of :func:`size_multiple`, and the model's own input size when it has one.
+        overlap: pixels of context on every side of each tile's kept centre, a multiple of
+            :func:`size_multiple`, ``2 * overlap < tile_size``.
         batch_size: tiles per forward pass.
         return_logits: return the stitched scores ``(H, W, n_classes)`` instead of labels.
 
     Returns:
-        int32 labels ``(H, W)``: the ``argmax`` of the scores over classes, or for a one-channel model
-        ``logits[..., 0] > 0`` as 0 or 1 (a logit above 0 is a sigmoid probability above 0.5);
-        or float32 scores ``(H, W, n_classes)`` with ``return_logits``.
+        int32 labels ``(H, W)`` (as :func:`labels_from_logits`), or float32 scores ``(H, W, n_classes)``
+        with ``return_logits``.
 
     Raises:
-        ValueError: on an image that is not ``(H, W, C)`` with the model's ``C``; on a fixed-size model,
-            an image whose padded size is not the model's (``tile_size=None``) or a ``tile_size`` that is
-            not it; a ``tile_size`` or ``overlap`` that is not a multiple of the model's, or an overlap
-            that leaves no centre.
+        ValueError: for an image that is not ``(H, W, C)`` with the model's ``C``; on a fixed-size model, a
+            padded size or ``tile_size`` that is not the model's; a ``tile_size`` or ``overlap`` that is not a
+            multiple of the model's, or an overlap that leaves no centre.
 
     Example:
-        >>> from unet_lib.model import unet_model
-        >>> model = unet_model((None, None, 3), n_filters=2, n_classes=3, depth=2)
-        >>> predict_image(model, np.zeros((37, 50, 3))).shape
+        >>> from unet_lib.reference.model import unet_model
+        >>> predict_image(unet_model((None, None, 3), n_filters=2, n_classes=3, depth=2), np.zeros((37, 50, 3))).shape
         (37, 50)
     """
     multiple = size_multiple(model)
@@ -205,55 +184,27 @@ def predict_image(model, image, tile_size: int | None = None, overlap: int = 0, 
     return logits if return_logits else labels_from_logits(logits)
 
 
-MEASURE = """
-import json, resource, sys, time
-import numpy as np
-from unet_lib.environment import set_seed
-from unet_lib.inference import predict_image
-from unet_lib.model import unet_model
+def predict_masks(model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """The class of every pixel: the argmax of the model's logits, or logit > 0 for a one-channel model.
 
-side, tile_size, overlap = (int(value) for value in sys.argv[1:4])
-set_seed(0)
-model = unet_model((None, None, 3), n_filters=8, n_classes=3, depth=4, batch_norm=True, dropout_prob=0.0)
-predict_image(model, np.zeros((tile_size, tile_size, 3), np.float32), tile_size=tile_size, overlap=overlap)
-image = np.random.default_rng(0).random((side, side, 3), dtype=np.float32)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-started = time.perf_counter()
-labels = predict_image(model, image, tile_size=tile_size, overlap=overlap)
-seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"side": side, "seconds": seconds, "peak_growth_mb": (peak - before) / 1024, "shape": labels.shape}))
-"""
-"""One measurement of ``bench predict``, in a fresh process so that its peak memory is its own."""
+    Every forward pass gets exactly ``batch_size`` images (:func:`batched_logits`): TensorFlow and JAX trace
+    a compiled pass once per input shape, so one image after a batch of 256 takes milliseconds, not a new
+    trace (about a second, and a retracing warning) as with ``model.predict`` on varying batches.
 
+    Args:
+        model: a segmentation model returning ``(N, H, W, n_classes)`` scores.
+        images: a batch ``(N, H, W, C)`` or a single image ``(H, W, C)``.
+        batch_size: images per forward pass, at least 1; a single image costs as much as this many.
 
-def add_benchmark(subparsers) -> None:
-    """``bench predict``: time and peak memory of overlap-tile prediction as the image grows."""
-    import json
-    import subprocess
-    import sys
+    Returns:
+        int32 labels ``(N, H, W)``, or ``(H, W)`` for a single image.
 
-    parser = subparsers.add_parser("predict", help="time and peak memory of predict_image on growing square "
-                                   "images (the lesson's U-Net, tiled), per million pixels, as JSON lines")
-    parser.add_argument("--sides", type=int, nargs="+", default=[512, 1024, 2048], help="image sides in pixels")
-    parser.add_argument("--tile-size", type=int, default=256)
-    parser.add_argument("--overlap", type=int, default=32)
-
-    def run(arguments) -> int:
-        for side in arguments.sides:
-            completed = subprocess.run([sys.executable, "-c", MEASURE, str(side), str(arguments.tile_size),
-                                        str(arguments.overlap)], capture_output=True, text=True, check=False)
-            if completed.returncode != 0:
-                print(f"bench predict: side {side} failed: {completed.stderr.strip().splitlines()[-1:]}",
-                      file=sys.stderr)
-                return 1
-            row = json.loads(completed.stdout.splitlines()[-1])
-            megapixels = side * side / 1e6
-            row.update(seconds_per_megapixel=round(row["seconds"] / megapixels, 3),
-                       peak_growth_mb_per_megapixel=round(row["peak_growth_mb"] / megapixels, 1),
-                       seconds=round(row["seconds"], 2), peak_growth_mb=round(row["peak_growth_mb"], 1))
-            print(json.dumps({"benchmark": "predict", "tile_size": arguments.tile_size,
-                              "overlap": arguments.overlap, **row}))
-        return 0
-
-    parser.set_defaults(handler=run)
+    Raises:
+        ValueError: if ``images`` is neither 3-D nor 4-D, or ``batch_size`` is not a positive integer.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be (N, H, W, C) or a single (H, W, C) image, got shape {images.shape}")
+    batch_size = _check_positive_int("batch_size", batch_size)
+    labels = labels_from_logits(batched_logits(model, images[None] if images.ndim == 3 else images, batch_size))
+    return labels[0] if images.ndim == 3 else labels

@@ -1,22 +1,13 @@
 """A U-Net whose encoder is a pretrained classifier: MobileNetV2 from ``keras.applications``.
 
-With few labelled images, an encoder that already knows edges, textures and object parts from
-ImageNet learns a segmentation much sooner than one that starts from random weights. The recipe
-(TensorFlow's image segmentation tutorial, https://www.tensorflow.org/tutorials/images/segmentation):
+With few labelled images, an encoder that knows edges, textures and object parts from ImageNet learns a
+segmentation much sooner than a random one. As in TensorFlow's segmentation tutorial
+(https://www.tensorflow.org/tutorials/images/segmentation), five MobileNetV2 layers (:data:`SKIP_LAYERS`, 1/2
+to 1/32 of the input's size) feed a U-Net decoder, and the encoder starts frozen, so a random decoder's large
+gradients do not wreck its features (:func:`set_encoder_trainable` unfreezes it for fine-tuning).
 
-- the encoder is ``keras.applications.MobileNetV2(include_top=False)``; the skip connections are the
-  outputs of five of its layers (:data:`SKIP_LAYERS`), at 1/2, 1/4, 1/8, 1/16 and 1/32 of the input's
-  height and width;
-- the decoder is a U-Net decoder: upsample by 2, concatenate the skip of that size, two 3x3
-  convolutions; a last upsampling back to the input's size and a 1x1 convolution give the logits;
-- the encoder starts frozen (``trainable=False``): only the decoder trains, so the pretrained
-  features are not wrecked by the large gradients of a random decoder. Unfreeze it afterwards with
-  :func:`set_encoder_trainable` and fine-tune with a small learning rate.
-
-Preprocessing: MobileNetV2 was trained on pixels scaled to ``[-1, 1]``
-(``keras.applications.mobilenet_v2.preprocess_input``: ``x / 127.5 - 1`` for ``x`` in ``[0, 255]``).
-The model built here starts with that scaling as a ``Rescaling`` layer (:data:`PREPROCESS_LAYER`), for
-images in ``[0, 1]`` as the rest of the course uses: feed it ``[0, 1]`` images, not ``preprocess_input``'s.
+MobileNetV2 expects pixels in ``[-1, 1]`` (``preprocess_input``); the model starts with that scaling
+(:data:`PREPROCESS_LAYER`), so feed it ``[0, 1]`` images as in the rest of the course.
 """
 
 from __future__ import annotations
@@ -79,25 +70,21 @@ def mobilenet_unet(input_size=(128, 128, 3), n_classes: int = 3, weights=None, a
     Args:
         input_size: ``(H, W, 3)``; ``H`` and ``W`` multiples of 32, or ``None`` for any such size.
         n_classes: channels of the logits (1 for a sigmoid binary model).
-        weights: ``None`` (random encoder weights; no download), ``"imagenet"`` (downloads the
-            pretrained encoder the first time, then reads it from ``~/.keras/models``), or the path of
-            a weights file, as ``keras.applications.MobileNetV2`` takes.
-        alpha: MobileNetV2's width multiplier (0.35 to 1.4; ImageNet weights exist for 0.35, 0.5,
-            0.75, 1.0, 1.3 and 1.4).
+        weights: ``None`` (random encoder, no download), ``"imagenet"`` (downloaded once to
+            ``~/.keras/models``), or a weights file's path, as ``keras.applications.MobileNetV2`` takes.
+        alpha: MobileNetV2's width multiplier (ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4).
         decoder_filters: filters of the four decoder steps, from the 1/16 skip up to the 1/2 one.
 
     Returns:
-        A ``keras.Model`` from ``(N, H, W, 3)`` images **in [0, 1]** to float32 logits
-        ``(N, H, W, n_classes)``, whose layer :data:`ENCODER_NAME` is the MobileNetV2 sub-model with
-        the :data:`SKIP_LAYERS` outputs, ``trainable=False``.
+        A ``keras.Model`` from ``(N, H, W, 3)`` images **in [0, 1]** to float32 logits ``(N, H, W, n_classes)``,
+        whose layer :data:`ENCODER_NAME` is the frozen MobileNetV2 sub-model with the :data:`SKIP_LAYERS` outputs.
 
     Raises:
         ValueError: if ``input_size`` is not ``(H, W, 3)`` with sides multiples of 32 (or None), or
             ``n_classes``, ``alpha`` or ``decoder_filters`` are not positive numbers.
 
     Example:
-        >>> model = mobilenet_unet((64, 64, 3), n_classes=2, alpha=0.35)
-        >>> model.output_shape
+        >>> mobilenet_unet((64, 64, 3), n_classes=2, alpha=0.35).output_shape
         (None, 64, 64, 2)
     """
     input_size = _validated_input_size(input_size)
@@ -112,8 +99,7 @@ def mobilenet_unet(input_size=(128, 128, 3), n_classes: int = 3, weights=None, a
         raise ValueError(f"decoder_filters must be 4 positive integers (one per decoder step), got {decoder_filters!r}")
     decoder_filters = tuple(_check_positive_int("decoder_filters", filters) for filters in decoder_filters)
     with warnings.catch_warnings():
-        # With ImageNet weights and a size other than 96..224 square, Keras warns that it loads the
-        # 224x224 weights: right for a fully convolutional encoder, whose weights fit any size.
+        # Keras warns that it loads 224x224 ImageNet weights for other sizes: right, a convolutional encoder fits any.
         warnings.filterwarnings("ignore", message=".*Weights for input shape.*")
         backbone = keras.applications.MobileNetV2(input_shape=input_size, include_top=False, weights=weights,
                                                   alpha=alpha)
@@ -136,10 +122,9 @@ def mobilenet_unet(input_size=(128, 128, 3), n_classes: int = 3, weights=None, a
 def set_encoder_trainable(model, trainable: bool = True):
     """Freeze (``False``) or unfreeze (``True``) the encoder of a :func:`mobilenet_unet`.
 
-    Keras reads ``trainable`` when a model is compiled: compile again after calling this (with a
-    small learning rate, e.g. 1e-4, to fine-tune without wrecking the pretrained features). The
-    encoder's batch-normalisation layers stay frozen either way, so they run in inference mode with
-    their stored statistics: small fine-tuning batches would overwrite ImageNet's.
+    Compile again afterwards (Keras reads ``trainable`` at compile time), with a small learning rate such as
+    1e-4 to fine-tune. The encoder's batch normalisation stays frozen, in inference mode with its stored
+    statistics: small fine-tuning batches would overwrite ImageNet's.
 
     Args:
         model: a model built by :func:`mobilenet_unet`.

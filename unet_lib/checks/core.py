@@ -5,7 +5,7 @@ names the case, what was expected, what came back and where they first differ; i
 that message is shown, not a traceback into this module.
 
 Reference answers come from the reference code: each checks module has ``<exercise>_cases()``
-functions that call it. In a student release (``python -m unet_lib release``) the reference bodies
+functions that call it. In a student release (``python -m course_tools release``) the reference bodies
 are removed, so each ``<exercise>_cases()`` body is replaced by ``return recorded_cases("<exercise>")``,
 which reads the answers recorded when the release was built. That substitution is the only switch.
 """
@@ -77,7 +77,7 @@ def report_unwritten_exercises() -> None:
         else:
             shell.showtraceback((kind, error, traceback), tb_offset)
             return
-        # Shown as an error (nbgrader and nbval see the cell fail), in the shown error's one-line rendering.
+        # Shown as an error (a notebook runner sees the cell fail), in the shown error's one-line rendering.
         shell.showtraceback((type(shown), shown, traceback), tb_offset)
 
     shell.set_custom_exc((NotImplementedError, NameError), one_line)
@@ -104,6 +104,17 @@ class Case:
     args: tuple
     expected: Any
     kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Raises:
+    """The expected answer of a case whose inputs are wrong: the function must raise this exception type.
+
+    Attributes:
+        error: the exception's class name, e.g. ``"ValueError"``.
+    """
+
+    error: str
 
 
 def _format_index(index: tuple[int, ...]) -> str:
@@ -225,11 +236,32 @@ def verify(
     if not callable(learner_function):
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner_function).__name__}")
     for case in cases:
+        if isinstance(case.expected, Raises):
+            _verify_raises(title, learner_function, case)
+            continue
         got = learner_answer(title, learner_function, case)
         difference = describe_difference(got, case.expected, rtol=rtol, atol=atol)
         if difference is not None:
             raise CheckFailed(case_differs_message(title, case.label, difference))
     print(f"✓ {title}: all {len(cases)} cases match the reference.")
+
+
+def _verify_raises(title: str, learner_function: Callable[..., Any], case: Case) -> None:
+    """Pass if ``learner_function`` raises ``case.expected.error`` (or a subclass) on the case's inputs."""
+    try:
+        with no_library_answers(title, learner_function):
+            learner_function(*case.args, **case.kwargs)
+    except NotImplementedError:
+        raise ExerciseNotWritten(not_written_message(title)) from None
+    except CheckFailed:
+        raise
+    except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
+        if case.expected.error in {kind.__name__ for kind in type(error).__mro__}:
+            return
+        raise CheckFailed(case_differs_message(title, case.label, f"expected {case.expected.error} to be raised, "
+                                               f"got {type(error).__name__}: {error}")) from None
+    raise CheckFailed(case_differs_message(title, case.label, f"expected {case.expected.error} to be raised, "
+                                           "got an answer"))
 
 
 def learner_answer(title: str, learner_function: Callable[..., Any], case: Case) -> Any:

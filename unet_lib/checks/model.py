@@ -20,18 +20,20 @@ from unet_lib.checks.core import (
     not_written_message,
     structure_difference,
 )
-from unet_lib.model import conv_block, unet_model, upsampling_block
+from unet_lib.reference.model import conv_block, unet_model, upsampling_block
 
-# Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
+# Each exercise, declared once (see unet_lib/checks/masks.py). "kind" says how grading calls the function: on
+# keras.Input tensors of each case's input_shapes ("block") or with its keyword arguments ("model"), and then
+# summarises the Keras model built, layer by layer. The lessons that build a U-Net from the blocks ask for them
+# again, and grade them again.
 GRADED = {
-    "conv_block": ["unet_lib.model.conv_block"],
-    "upsampling_block": ["unet_lib.model.upsampling_block"],
-    "unet_model": ["unet_lib.model.unet_model"],
+    "conv_block": {"function": "unet_lib.reference.model.conv_block", "kind": "block", "points": 2,
+                   "lessons": ["03_unet", "04_your_own_data", "05_real_world"]},
+    "upsampling_block": {"function": "unet_lib.reference.model.upsampling_block", "kind": "block", "points": 2,
+                         "lessons": ["02_skip_connections", "03_unet", "04_your_own_data", "05_real_world"]},
+    "unet_model": {"function": "unet_lib.reference.model.unet_model", "kind": "model", "points": 3,
+                   "lessons": ["03_unet", "04_your_own_data", "05_real_world"]},
 }
-GRADED_AS = {"conv_block": "block", "upsampling_block": "block", "unet_model": "model"}
-"""How the grader calls each exercise's function (:mod:`unet_lib.classroom.sandbox_harness`): on ``keras.Input``
-tensors of the case's ``input_shapes`` ("block"), or with the case's keyword arguments ("model"), and then
-summarises the Keras model layer by layer. Exercises of other checks modules are called on their cases' arguments."""
 
 LayerRow = tuple[str, tuple, int, str]
 """``(layer type, output shape, parameter count, settings)``, e.g.
@@ -157,7 +159,7 @@ def conv_block_hidden_cases() -> list[Case]:
     return [Case(label, (), None, {"input_shapes": [shape], "kwargs": kwargs}) for label, shape, kwargs in settings]
 
 
-def check_conv_block(learner_conv_block: Callable) -> None:
+def check_conv_block(learner_conv_block: Callable, cases: Sequence[Case] | None = None) -> None:
     """Check a learner's ``conv_block(inputs, n_filters, dropout_prob, max_pooling, batch_norm)`` layer by layer.
 
     Each case builds a model from a ``keras.Input`` through the learner's block to the
@@ -167,7 +169,7 @@ def check_conv_block(learner_conv_block: Callable) -> None:
     Raises:
         CheckFailed: naming the first case and the first layer that differ.
     """
-    _verify_block("conv_block", learner_conv_block, conv_block_cases())
+    _verify_block("conv_block", learner_conv_block, conv_block_cases() if cases is None else cases)
 
 
 def upsampling_block_cases() -> list[Case]:
@@ -194,13 +196,13 @@ def upsampling_block_hidden_cases() -> list[Case]:
             for batch_norm in (False, True)]
 
 
-def check_upsampling_block(learner_upsampling_block: Callable) -> None:
+def check_upsampling_block(learner_upsampling_block: Callable, cases: Sequence[Case] | None = None) -> None:
     """Check a learner's ``upsampling_block(expansive_input, contractive_input, n_filters, batch_norm)`` layer by layer.
 
     Raises:
         CheckFailed: naming the first case and the first layer that differ.
     """
-    _verify_block("upsampling_block", learner_upsampling_block, upsampling_block_cases())
+    _verify_block("upsampling_block", learner_upsampling_block, upsampling_block_cases() if cases is None else cases)
 
 
 def summarise_model(title: str, build_model: Callable, kwargs: dict) -> dict:
@@ -233,11 +235,11 @@ def unet_model_hidden_cases() -> list[Case]:
                   "dropout_prob": 0.0})]
 
 
-def check_unet_model(learner_unet_model: Callable) -> None:
+def check_unet_model(learner_unet_model: Callable, cases: Sequence[Case] | None = None) -> None:
     """Check a learner's ``unet_model`` layer by layer.
 
     The learner's function takes ``(input_size, n_filters, n_classes, depth, batch_norm, dropout_prob)``,
-    all with the defaults of :func:`unet_lib.model.unet_model`; the cases pass them by keyword.
+    all with the defaults of :func:`unet_lib.reference.model.unet_model`; the cases pass them by keyword.
 
     Raises:
         CheckFailed: naming the first case and the first layer that differ.
@@ -248,4 +250,4 @@ def check_unet_model(learner_unet_model: Callable) -> None:
     def build(**kwargs):
         return summarise_model("unet_model", learner_unet_model, kwargs)
 
-    _verify_structure("unet_model", learner_unet_model, build, unet_model_cases())
+    _verify_structure("unet_model", learner_unet_model, build, unet_model_cases() if cases is None else cases)

@@ -7,14 +7,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from unet_lib.arithmetic import conv_transpose_output_size
 from unet_lib.checks.core import Case, verify
-from unet_lib.convolution import conv_transpose2d_naive
+from unet_lib.reference.arithmetic import conv_transpose_output_size
+from unet_lib.reference.convolution import conv_transpose2d_naive
 
-# Exercise name -> the reference functions a learner writes for it (a student release removes their bodies).
+# Each exercise, declared once (see unet_lib/checks/masks.py).
 GRADED = {
-    "conv_transpose_output_size": ["unet_lib.arithmetic.conv_transpose_output_size"],
-    "conv_transpose2d_naive": ["unet_lib.convolution.conv_transpose2d_naive"],
+    "conv_transpose_output_size": {"function": "unet_lib.reference.arithmetic.conv_transpose_output_size",
+                                   "lessons": ["01_transpose_convolution"], "points": 1},
+    "conv_transpose2d_naive": {"function": "unet_lib.reference.convolution.conv_transpose2d_naive",
+                               "lessons": ["01_transpose_convolution"], "points": 2},
 }
 
 
@@ -53,9 +55,11 @@ def conv_transpose_output_size_hidden_cases() -> list[Case]:
     return cases
 
 
-def check_conv_transpose_output_size(learner_function: Callable[..., int]) -> None:
-    """Check a learner's ``conv_transpose_output_size(i, k, stride, padding, output_padding)``."""
-    verify("conv_transpose_output_size", learner_function, conv_transpose_output_size_cases())
+def check_conv_transpose_output_size(learner_function: Callable[..., int], cases: list[Case] | None = None) -> None:
+    """Check a learner's ``conv_transpose_output_size(i, k, stride, padding, output_padding)`` (on ``cases``, if
+    given)."""
+    verify("conv_transpose_output_size", learner_function,
+           conv_transpose_output_size_cases() if cases is None else cases)
 
 
 def conv_transpose2d_naive_cases() -> list[Case]:
@@ -87,6 +91,7 @@ def conv_transpose2d_naive_hidden_cases() -> list[Case]:
             for padding, output_padding in [(0, None), (1, None), ("same", None), ("valid", None), ("same", 2), (1, 1)]]
 
 
-def check_conv_transpose2d_naive(learner_function: Callable[..., np.ndarray]) -> None:
-    """Check a learner's loop ``conv_transpose2d_naive(x, kernel, stride, padding, output_padding)``."""
-    verify("conv_transpose2d_naive", learner_function, conv_transpose2d_naive_cases())
+def check_conv_transpose2d_naive(learner_function: Callable[..., np.ndarray], cases: list[Case] | None = None) -> None:
+    """Check a learner's loop ``conv_transpose2d_naive(x, kernel, stride, padding, output_padding)`` (on ``cases``,
+    if given)."""
+    verify("conv_transpose2d_naive", learner_function, conv_transpose2d_naive_cases() if cases is None else cases)

@@ -1,14 +1,13 @@
 """The student release: lessons and library without the solutions, with recorded reference answers.
 
-``python -m unet_lib release OUT_DIR`` writes:
+``python -m course_tools release OUT_DIR`` writes:
 
 - ``OUT_DIR/lessons/``: every lesson, each ``### BEGIN SOLUTION ... ### END SOLUTION`` region
-  replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, each
-  ``### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS`` region of a self-check removed (as nbgrader's
-  ``generate_assignment`` does), outputs cleared;
-- ``OUT_DIR/<package>/``: a copy of the package in which the body of every function named in a
-  ``GRADED`` dict is replaced the same way (signature and docstring kept), and every
-  ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")``;
+  replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, outputs cleared;
+- ``OUT_DIR/<package>/``: a copy of the package in which the body of every exercise's function (declared in a
+  ``GRADED`` dict, :class:`course_tools.exercises.GradedExercise`) is replaced the same way (signature and
+  docstring kept), every ``<exercise>_cases()`` body by ``return recorded_cases("<exercise>")`` and every
+  ``<exercise>_hidden_cases()`` body by ``return []``;
 - ``OUT_DIR/<package>/checks/recorded/<exercise>.pkl``: the visible self-check's cases (each one's
   label, arguments and the reference's answer), recorded by running the instructor's copy; the
   tolerances stay in the released ``check_<exercise>``;
@@ -17,7 +16,7 @@
   exercise's checks module and number of recorded cases, each lesson's exercise cells. No grader
   reads it; its presence marks the folder as an earlier release, which a rebuild may replace.
 
-``python -m unet_lib release COURSE --nbgrader`` writes an nbgrader course instead
+``python -m course_tools release COURSE --nbgrader`` writes an nbgrader course instead
 (:func:`build_nbgrader_course`); run again on a course in use, it replaces only what it writes.
 
 What still runs without the solutions: the library's non-graded code never calls a graded
@@ -40,15 +39,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from unet_lib.classroom.exercises import (
+from course_tools import plain_data
+from course_tools.exercises import (
     LESSON_NAME,
     STUB_LINES,
     GradedExercise,
+    declaration_problems,
+    default_package_dir,
     discover_exercises,
-    hidden_test_regions,
     lesson_exercises,
     solution_regions,
-    strip_hidden_tests,
     strip_solutions,
 )
 
@@ -61,13 +61,8 @@ PROJECT_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md", "
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "recorded", "*.egg-info", ".ipynb_checkpoints")
 
 
-def default_package_dir() -> Path:
-    """The folder of the installed ``unet_lib`` (the repository's, with an editable install)."""
-    return Path(__file__).resolve().parents[1]
-
-
 def _locate_function(package_dir: Path, dotted: str) -> tuple[Path, str]:
-    """``"unet_lib.masks.one_hot"`` -> (``.../unet_lib/masks.py``, ``"one_hot"``)."""
+    """``"unet_lib.reference.masks.one_hot"`` -> (``.../unet_lib/reference/masks.py``, ``"one_hot"``)."""
     parts = dotted.split(".")
     if parts[0] != package_dir.name or len(parts) < 3:
         raise ValueError(f"GRADED names must be dotted names inside {package_dir.name}, got {dotted!r}")
@@ -132,10 +127,9 @@ def graded_bodies(package_dir: str | Path) -> dict[Path, list[tuple[int, int]]]:
     package_dir = Path(package_dir)
     ranges: dict[Path, list[tuple[int, int]]] = {}
     for exercise in discover_exercises(package_dir).values():
-        for dotted in exercise.functions:
-            path, name = _locate_function(package_dir, dotted)
-            node = _function_nodes(ast.parse(path.read_text(encoding="utf-8")))[name]
-            ranges.setdefault(path, []).append(_body_lines(node))
+        path, name = _locate_function(package_dir, exercise.function)
+        node = _function_nodes(ast.parse(path.read_text(encoding="utf-8")))[name]
+        ranges.setdefault(path, []).append(_body_lines(node))
     return ranges
 
 
@@ -149,15 +143,15 @@ def release_problems(lessons_dir: str | Path, package_dir: str | Path) -> list[s
     Returns:
         One message per place, e.g. ``"unet_lib/train.py:12 calls graded unet_model"``; empty if none.
     """
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+    import nbformat  # here, not at the top: `python -m course_tools --help` need not load it
 
     package_dir, lessons_dir = Path(package_dir), Path(lessons_dir)
     exercises = discover_exercises(package_dir)
-    graded = {dotted.rsplit(".", 1)[-1] for e in exercises.values() for dotted in e.functions}
+    graded = {e.function.rsplit(".", 1)[-1] for e in exercises.values()}
     graded_ranges = graded_bodies(package_dir)
     problems = []
     for path in sorted(package_dir.rglob("*.py")):
-        if {"checks", "classroom", "__pycache__"} & set(path.relative_to(package_dir).parts[:-1]):
+        if {"checks", "__pycache__"} & set(path.relative_to(package_dir).parts[:-1]):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         # Names bound to the package or its modules: `masks.one_hot(...)` is ours, `keras.ops.one_hot(...)` not.
@@ -183,16 +177,12 @@ def release_problems(lessons_dir: str | Path, package_dir: str | Path) -> list[s
 
 
 def _lesson_problems(lesson: str, cells: list, package: str, graded: set[str]) -> list[str]:
-    """Uses of a graded library function in a lesson before the lesson's exercise defines the learner's own.
-
-    Hidden tests are left out: the release removes them, and they run only when an instructor grades,
-    with the reference library installed (they may compare the learner's answer with it).
-    """
+    """Uses of a graded library function in a lesson before the lesson's exercise defines the learner's own."""
     trees = {}
     for index, cell in enumerate(cells):
         if cell.cell_type == "code":
             try:
-                trees[index] = ast.parse(strip_hidden_tests(cell.source))  # as the release has it
+                trees[index] = ast.parse(cell.source)
             except SyntaxError:
                 continue
     defined_at = {}  # graded name -> first cell that defines it (the learner's version, from then on)
@@ -256,7 +246,7 @@ def _record(package_dir: Path, exercises: dict[str, GradedExercise], recorded_di
             "exercises": {name: e.checks_module for name, e in exercises.items()}}
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(package_dir.parent), str(default_package_dir().parent)]))
-    completed = subprocess.run([sys.executable, "-m", "unet_lib.classroom.record", json.dumps(spec)],
+    completed = subprocess.run([sys.executable, "-m", "course_tools.record", json.dumps(spec)],
                                env=environment, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"recording the reference answers failed:\n{completed.stderr[-3000:]}")
@@ -278,10 +268,10 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
         checks module and number of recorded cases, and each lesson's exercises.
 
     Raises:
-        ValueError: if a folder is missing, ``out_dir`` holds something else, or a lesson or
-            ``GRADED`` entry does not follow the course's exercise conventions.
+        ValueError: if a folder is missing, ``out_dir`` holds something else, or the exercises' declarations,
+            checks modules and lessons disagree (:func:`course_tools.exercises.declaration_problems`).
     """
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+    import nbformat  # here, not at the top: `python -m course_tools --help` need not load it
 
     package_dir = Path(package_dir or default_package_dir()).resolve()
     lessons_dir = Path(lessons_dir or package_dir.parent / "lessons").resolve()
@@ -291,6 +281,9 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
     if any(out_dir == source or out_dir in source.parents or source in out_dir.parents
            for source in (package_dir, lessons_dir)):
         raise ValueError(f"out_dir must not be the source itself, got {str(out_dir)!r}")
+    problems = declaration_problems(package_dir, lessons_dir, every_lesson=False)
+    if problems:
+        raise ValueError("the exercises' declarations, checks and lessons must agree:\n" + "\n".join(problems))
     exercises = discover_exercises(package_dir)
     lessons = {path.name: nbformat.read(path, as_version=4)
                for path in sorted(lessons_dir.glob("*.ipynb")) if LESSON_NAME.match(path.name)}
@@ -309,9 +302,8 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
 
         new_bodies: dict[Path, dict[str, list[str]]] = {}
         for exercise in exercises.values():
-            for dotted in exercise.functions:
-                path, function = _locate_function(released_package, dotted)
-                new_bodies.setdefault(path, {})[function] = list(STUB_LINES)
+            path, function = _locate_function(released_package, exercise.function)
+            new_bodies.setdefault(path, {})[function] = list(STUB_LINES)
             checks_path, _ = _locate_function(released_package, f"{exercise.checks_module}.{exercise.name}_cases")
             new_bodies.setdefault(checks_path, {})[f"{exercise.name}_cases"] = [
                 "# Student release: the reference answers were recorded when this copy was built.",
@@ -319,6 +311,8 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
                 "",
                 f"return recorded_cases({json.dumps(exercise.name)})",
             ]
+            new_bodies[checks_path][f"{exercise.name}_hidden_cases"] = [
+                "# Student release: the hidden cases are graded, not handed out.", "return []"]
         for path, bodies in new_bodies.items():
             stubbed = replace_function_bodies(path.read_text(encoding="utf-8"), bodies, str(path))
             path.write_text(stubbed, encoding="utf-8")
@@ -329,7 +323,7 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
         for name, notebook in lessons.items():
             for cell in notebook.cells:
                 if cell.cell_type == "code":
-                    cell.source = strip_hidden_tests(strip_solutions(cell.source))
+                    cell.source = strip_solutions(cell.source)
                     cell.outputs, cell.execution_count = [], None
             nbformat.write(notebook, out_dir / "lessons" / name)
     except BaseException:
@@ -347,7 +341,7 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
 
 
 NBGRADER_CONFIG = """\
-# nbgrader course written by `python -m unet_lib release --nbgrader`: one assignment per lesson in source/.
+# nbgrader course written by `python -m course_tools release --nbgrader`: one assignment per lesson in source/.
 c = get_config()
 c.CourseDirectory.course_id = "unet-course"
 c.Execute.timeout = 900  # seconds per cell: lessons 02-04 train a model in a few minutes on 2 cores
@@ -359,36 +353,27 @@ MEDIA_LINK = re.compile(r"\]\(\.\./media/([^)\s]+)\)")
 
 
 def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
-    """The course grader's record, as one line of :mod:`~unet_lib.classroom.plain_data`.
+    """The course grader's record, as one line of :mod:`~course_tools.plain_data`.
 
     ``{"package", "assignments": {lesson stem: [{"exercise", "points"}]}, "exercises": {name: {"function",
-    "kind", "cases"}}}``: for each lesson the exercises whose self-check it holds, with their points, and for
-    each exercise every visible and hidden case with the reference's outcome
-    (:func:`unet_lib.classroom.record.graded`, run in a fresh process on the instructor's package). An
-    exercise's points are those of its self-check cell's nbgrader metadata, else of
-    :data:`~unet_lib.classroom.nbgrader_cells.POINTS`, else 1.
+    "kind", "cases"}}}``: for each lesson the exercises whose self-check it holds, with the points their
+    declaration gives, and for each exercise every visible and hidden case with the reference's outcome
+    (:func:`course_tools.record.graded`, run in a fresh process on the instructor's package).
 
     Args:
         package_dir: the instructor's package.
         lessons: lesson file name -> its cells.
     """
-    from unet_lib.classroom.nbgrader_cells import POINTS
-
     exercises = discover_exercises(package_dir)
-
-    def points(cells: list, found) -> int:  # as nbgrader reads them: the self-check cell's metadata
-        declared = cells[found.check_cell].get("metadata", {}).get("nbgrader", {}).get("points")
-        return declared if declared is not None else POINTS.get(found.exercise, 1)
-
-    assignments = {Path(name).stem: [{"exercise": found.exercise, "points": points(cells, found)}
+    assignments = {Path(name).stem: [{"exercise": found.exercise, "points": exercises[found.exercise].points}
                                      for found in lesson_exercises(cells, exercises, name)]
                    for name, cells in lessons.items()}
     used = sorted({entry["exercise"] for entries in assignments.values() for entry in entries})
-    spec = {"package": package_dir.name,
-            "exercises": {name: [exercises[name].checks_module, exercises[name].functions[0]] for name in used}}
+    spec = {"package": package_dir.name, "exercises": {
+        name: [exercises[name].checks_module, exercises[name].function, exercises[name].kind] for name in used}}
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(package_dir.parent), str(default_package_dir().parent)]))
-    completed = subprocess.run([sys.executable, "-m", "unet_lib.classroom.record", "--graded", json.dumps(spec)],
+    completed = subprocess.run([sys.executable, "-m", "course_tools.record", "--graded", json.dumps(spec)],
                                env=environment, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"recording the graded cases failed:\n{completed.stderr[-3000:]}")
@@ -397,19 +382,77 @@ def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
                        "exercises": json.loads(completed.stdout.splitlines()[-1])}, separators=(",", ":"))
 
 
+def python_literal(value) -> str:
+    """Python source that evaluates to ``value`` (plain data: None, bools, numbers, strings, tuples, lists, dicts
+    with such keys, NumPy arrays and scalars), given ``import numpy as np``.
+
+    Raises:
+        ValueError: for anything else, or a number that is not finite.
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf" or (value.dtype.kind == "f" and not np.isfinite(value).all()):
+            raise ValueError(f"value must be a finite numeric array, got dtype {value.dtype}")
+        return f"np.array({value.tolist()!r}, dtype={str(value.dtype)!r}).reshape({value.shape!r})"
+    if isinstance(value, np.generic):
+        return f"np.{type(value).__name__}({python_literal(value.item())})"
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"value must be a finite number, got {value!r}")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(python_literal(item) for item in value)
+        return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else \
+            f"({items})" if isinstance(value, tuple) else f"[{items}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{python_literal(key)}: {python_literal(item)}" for key, item in value.items()) + "}"
+    raise ValueError(f"value must be plain data, got {type(value).__name__}")
+
+
+def hidden_tests(check_call: str, exercise: str, grading: dict) -> str:
+    """The ``### BEGIN HIDDEN TESTS`` region an nbgrader course's self-check cell gets for ``exercise``: its
+    self-check called again on the hidden cases, with the answers the reference gave (from :func:`record_grading`).
+
+    Args:
+        check_call: the lesson's self-check call, e.g. ``"check_one_hot(one_hot)"``.
+        exercise: the exercise's name.
+        grading: :func:`record_grading`'s record, decoded.
+    """
+    from course_tools.exercises import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS
+
+    call = ast.parse(check_call).body[0].value
+    learner = ast.get_source_segment(check_call, call.args[0])
+    record = grading["exercises"][exercise]
+    cases = []
+    for case in record["cases"]:
+        if not case["hidden"]:
+            continue
+        expected = case["expected"]
+        if "raised" in expected and record["kind"] != "call":
+            raise ValueError(f"{exercise}: case {case['label']!r}: only a called function may be expected to raise")
+        answer = f"Raises({expected['raised']!r})" if "raised" in expected else python_literal(expected["value"])
+        cases.append(f"    Case({case['label']!r}, {python_literal(case['args'])}, {answer}, "
+                     f"{python_literal(case['kwargs'])}),")
+    return "\n".join([BEGIN_HIDDEN_TESTS, "# Graded, not shown: the hidden cases, with the reference's answers.",
+                      "import numpy as np  # noqa: E402", f"from {grading['package']}.checks.core import Case, Raises",
+                      "", f"{call.func.id}({learner}, cases=[", *cases, "])", END_HIDDEN_TESTS])
+
+
 def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = None,
                           package_dir: str | Path | None = None) -> dict:
     """Write an nbgrader course folder: ``nbgrader_config.py`` and one assignment per lesson in ``source/``.
 
-    ``source/<lesson>/`` holds the solved lesson (nbgrader's ``generate_assignment`` removes the
-    solutions and hidden tests), the figures it shows in ``media/`` with its links pointing there, and
-    the student release's package, whose graded functions raise ``NotImplementedError``. The lesson
-    imports that package (the kernel starts in the assignment's folder, first on ``sys.path``), so an
-    answer cannot borrow the reference, and ``autograde`` puts the instructor's copy of every file
-    back over what a student handed in. ``generate_assignment`` and ``generate_feedback`` copy the
-    folder's files along, so the figures show in the students' copies and in the HTML feedback.
+    ``source/<lesson>/`` holds the solved lesson, each self-check cell given a ``### BEGIN HIDDEN TESTS`` region
+    that checks the declared hidden cases against the reference's recorded answers (:func:`hidden_tests`; nbgrader's
+    ``generate_assignment`` removes the solutions and those regions), the figures it shows in ``media/`` with its
+    links pointing there, and the student release's package, whose graded functions raise ``NotImplementedError``.
+    The lesson imports that package (the kernel starts in the assignment's folder, first on ``sys.path``), so an
+    answer cannot borrow the reference, and ``autograde`` puts the instructor's copy of every file back over what a
+    student handed in. ``generate_assignment`` and ``generate_feedback`` copy the folder's files along, so the
+    figures show in the students' copies and in the HTML feedback.
 
-    ``grading.json`` holds what ``python -m unet_lib grade`` compares: every visible and hidden case of each
+    ``grading.json`` holds what ``python -m course_tools grade`` compares: every visible and hidden case of each
     lesson's exercises with the reference's answer (:func:`record_grading`).
 
     Rebuilding an earlier course (after a fix to a lesson) replaces only what this function writes,
@@ -429,7 +472,7 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     Raises:
         ValueError: as :func:`build_release`, or if a lesson links a figure that ``media/`` lacks.
     """
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+    import nbformat  # here, not at the top: `python -m course_tools --help` need not load it
 
     package_dir = Path(package_dir or default_package_dir()).resolve()
     lessons_dir = Path(lessons_dir or package_dir.parent / "lessons").resolve()
@@ -439,11 +482,14 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     with tempfile.TemporaryDirectory() as scratch:
         student, source = Path(scratch) / "student", Path(scratch) / "source"
         lessons = build_release(student, lessons_dir, package_dir)["lessons"]
-        assignments, cells = {}, {}
-        for name in lessons:
+        notebooks = {name: nbformat.read(lessons_dir / name, as_version=4) for name in lessons}
+        grading = record_grading(package_dir, {name: notebook.cells for name, notebook in notebooks.items()})
+        decoded_grading = json.loads(grading)
+        decoded_grading["exercises"] = plain_data.decode(decoded_grading["exercises"])
+        assignments = {}
+        for name, notebook in notebooks.items():
             folder = source / Path(name).stem
             shutil.copytree(student / package_dir.name, folder / package_dir.name)
-            notebook = nbformat.read(lessons_dir / name, as_version=4)
             figures = []
             for cell in notebook.cells:
                 if cell.cell_type == "markdown":
@@ -451,6 +497,10 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
                     cell.source = MEDIA_LINK.sub(r"](media/\1)", cell.source)
                 else:
                     cell.outputs, cell.execution_count = [], None
+            for found in lessons[name]:
+                check_cell = notebook.cells[found["check_cell"]]
+                check_cell.source = check_cell.source.rstrip("\n") + "\n" + hidden_tests(
+                    found["check_call"], found["exercise"], decoded_grading)
             for figure in figures:
                 if not (media_dir / figure).is_file():
                     raise ValueError(f"{name} links ../media/{figure}, which {media_dir} does not hold")
@@ -458,8 +508,6 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
                 shutil.copy2(media_dir / figure, folder / "media" / figure)
             nbformat.write(notebook, folder / name)
             assignments[Path(name).stem] = {"notebook": name, "figures": figures}
-            cells[name] = notebook.cells
-        grading = record_grading(package_dir, cells)
         if earlier is not None and NBGRADER_ASSIGNMENTS not in earlier:
             shutil.rmtree(out_dir)  # a student release: every file in it is ours
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -475,12 +523,12 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
 
 
 def solution_lines(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
-    """Every line that gives an answer away: in the lessons' solution and hidden-test regions and the graded bodies.
+    """Every line that gives an answer away: in the lessons' solution regions and the graded bodies.
 
     Returns:
         The distinct lines, stripped of surrounding spaces, blank lines left out.
     """
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+    import nbformat  # here, not at the top: `python -m course_tools --help` need not load it
 
     lines = []
     for path, ranges in graded_bodies(package_dir).items():
@@ -488,7 +536,7 @@ def solution_lines(lessons_dir: str | Path, package_dir: str | Path) -> list[str
         lines += [line for start, end in ranges for line in source_lines[start:end]]
     for lesson in sorted(Path(lessons_dir).glob("*.ipynb")):
         for cell in nbformat.read(lesson, as_version=4).cells:
-            for region in solution_regions(cell.source) + hidden_test_regions(cell.source):
+            for region in solution_regions(cell.source):
                 lines += region
     return sorted({line.strip() for line in lines if line.strip()})
 
@@ -524,7 +572,7 @@ def _run_release(arguments: argparse.Namespace) -> int:
         names = ", ".join(manifest[NBGRADER_ASSIGNMENTS])
         print(f"Wrote an nbgrader course to {arguments.out_dir}: assignments {names} in source/. There, run "
               "`nbgrader generate_assignment NAME` to hand a lesson out; grade what comes back with "
-              f"`python -m unet_lib grade {arguments.out_dir} SUBMISSIONS_DIR` (sandboxed; nbgrader's autograde "
+              f"`python -m course_tools grade {arguments.out_dir} SUBMISSIONS_DIR` (sandboxed; nbgrader's autograde "
               "runs student code unconfined).")
         return 0
     n_exercises = sum(len(found) for found in manifest["lessons"].values())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from unet_lib._validate import check_positive_int
+
 
 def one_hot(mask: np.ndarray, n_classes: int) -> np.ndarray:
     """Turn a label mask into one channel per class.
@@ -25,8 +27,7 @@ def one_hot(mask: np.ndarray, n_classes: int) -> np.ndarray:
         >>> one_hot(np.array([[0, 2]]), 3)[0, 1]
         array([0., 0., 1.], dtype=float32)
     """
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    check_positive_int("n_classes", n_classes)
     mask = np.asarray(mask)
     if not np.issubdtype(mask.dtype, np.integer):
         raise ValueError(f"mask must hold integer class indices, got dtype {mask.dtype}")

@@ -1,7 +1,7 @@
 """Call a student's functions on the graded cases, inside the grading sandbox, and print what they return.
 
-Run by :mod:`unet_lib.classroom.grade` in a sandbox of its own (:mod:`unet_lib.classroom.sandbox`), as
-``python -I harness.py JOB_JSON``, with :mod:`unet_lib.classroom.plain_data` beside it. The job names the
+Run by :mod:`course_tools.grade` in a sandbox of its own (:mod:`course_tools.sandbox`), as
+``python -I harness.py JOB_JSON``, with :mod:`course_tools.plain_data` beside it. The job names the
 submission's code cells, the functions to call and each graded case's inputs, never the expected answers:
 those stay with the grader, which compares. What this prints (one JSON line, :func:`plain_data.dumps`) is
 the student's claim about its own functions, whatever the student's code did to this process.
@@ -31,7 +31,7 @@ import sys
 import types
 
 try:
-    from unet_lib.classroom import plain_data
+    from course_tools import plain_data
 except ImportError:  # in the sandbox, where the course's package is absent and plain_data.py lies beside this file
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import plain_data

@@ -1,13 +1,13 @@
 """Run a submission's notebook for its feedback, inside the grading sandbox, and print it executed.
 
-Run by :mod:`unet_lib.classroom.grade` in a sandbox of its own (:mod:`unet_lib.classroom.sandbox`) as
+Run by :mod:`course_tools.grade` in a sandbox of its own (:mod:`course_tools.sandbox`) as
 ``python -I run.py NOTEBOOK NAME CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson
 finds the student copy of the library and its figures; the notebook is copied there as ``NAME`` first, where
 the lesson expects to be. nbclient runs every cell with a kernel that lives
 in the same sandbox: a cell past ``CELL_SECONDS`` is interrupted and the next one runs; an error is kept
 as an output and the next cell runs; a kernel that dies ends the run with what ran so far. Each output's
 text and images are cut to ``MAX_OUTPUT_BYTES`` in all. Points never come from here: the grader scores
-the functions with :mod:`unet_lib.classroom.sandbox_harness`. The executed notebook is printed as JSON.
+the functions with :mod:`course_tools.sandbox_harness`. The executed notebook is printed as JSON.
 """
 
 from __future__ import annotations

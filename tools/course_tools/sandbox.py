@@ -14,7 +14,7 @@ The grader (root: it needs cgroups) runs each step of a submission's grading thr
   unprivileged inside a user namespace can still be host root outside it. So the command cannot remount
   anything, write a host-wide setting (``/proc/sys``), read the environment of bubblewrap's own process
   (root's), or gain a privilege back through a setuid program.
-- around it, the caller's cgroup caps memory and processes (:mod:`unet_lib.classroom.grade`), a
+- around it, the caller's cgroup caps memory and processes (:mod:`course_tools.grade`), a
   wall-clock limit ends it, and at most ``max_output`` bytes of what it prints are kept.
 """
 
@@ -28,6 +28,8 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from course_tools.exercises import default_package_dir
 
 NOBODY = 65534
 """The uid and gid the student's code runs as: Debian's ``nobody`` and ``nogroup``."""
@@ -84,11 +86,11 @@ def bwrap_command(job_dir: Path, command: Sequence[str], work_mb: int, binds: Se
             line += ["--ro-bind", folder, folder]
     for folder in python_dirs():
         line += _parents(folder) + ["--ro-bind", str(folder), str(folder)]
-    # The instructor's package, where it is installed into the environment (not an editable install): hidden
-    # under an empty folder, since it holds the solutions.
-    package = Path(__file__).resolve().parents[1]
-    if any(folder in package.parents for folder in python_dirs()):
-        line += ["--perms", "0755", "--tmpfs", str(package), "--remount-ro", str(package)]
+    # The instructor's packages, where they are installed into the environment (not editable installs): hidden
+    # under empty folders, since the course's holds the solutions and this one the grader.
+    for package in (default_package_dir(), Path(__file__).resolve().parent):
+        if any(folder in package.parents for folder in python_dirs()):
+            line += ["--perms", "0755", "--tmpfs", str(package), "--remount-ro", str(package)]
     line += ["--ro-bind", str(job_dir), "/sandbox-job", "--perms", "0777", "--size", size, "--tmpfs", "/sandbox"]
     for host, inside in binds:
         line += _parents(Path(inside), writable=inside.startswith("/sandbox/")) + ["--ro-bind", str(host), inside]

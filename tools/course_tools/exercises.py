@@ -1,4 +1,4 @@
-"""Find the exercises: ``GRADED`` in the checks modules, solution cells and self-checks in the lessons.
+"""Find the exercises: declared in ``GRADED`` of the checks modules; answer cells and self-checks in the lessons.
 
 Both are found by reading source (``ast``), never by importing it, so discovering the exercises of a
 package does not load Keras, and a package other than ``unet_lib`` (a test fixture) works the same.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 from collections.abc import Mapping
 from pathlib import Path
+
+from unet_lib.course import LESSON_NAME
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -19,23 +20,38 @@ END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
 """What replaces a solution, as nbgrader writes it, so nbgrader users recognise it."""
 
-LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+
+
+KINDS = ("call", "block", "model")
+"""How an exercise's function is graded: called on its cases' arguments ("call"), or, for a function that builds
+Keras layers, called on ``keras.Input`` tensors ("block") or with keyword arguments ("model") and the model it builds
+summarised layer by layer (:mod:`unet_lib.checks.model`)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class GradedExercise:
-    """An exercise named in a checks module's ``GRADED``.
+    """An exercise, as its checks module declares it in ``GRADED``: the one place it is declared.
+
+    ``GRADED = {"<name>": {"function": "<package>.module.function", "lessons": ["NN_topic"], "points": N,
+    "kind": "call"}}`` (``kind`` optional). Beside it, in the same module: ``<name>_cases()`` (the self-check's
+    cases, with the reference's answers), ``<name>_hidden_cases()`` (cases only grading uses, inputs only) and
+    ``check_<name>(function, cases=None)``.
 
     Attributes:
-        name: the exercise, e.g. ``"one_hot"``; its check is ``check_<name>`` and its cases
-            ``<name>_cases`` in ``checks_module``.
+        name: the exercise, e.g. ``"one_hot"``.
         checks_module: dotted module name, e.g. ``"unet_lib.checks.masks"``.
-        functions: dotted names of the reference functions the learner writes.
+        function: dotted name of the reference function the learner writes.
+        lessons: the lessons (file stems) whose answer cell asks for it and whose self-check grades it.
+        points: what its self-check is worth in each of those lessons.
+        kind: one of :data:`KINDS`.
     """
 
     name: str
     checks_module: str
-    functions: tuple[str, ...]
+    function: str
+    lessons: tuple[str, ...]
+    points: int
+    kind: str = "call"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +86,15 @@ def _graded_constants(package_dir: Path):
                     yield path, module, None
 
 
+def default_package_dir() -> Path:
+    """The folder of the installed ``unet_lib`` (the repository's, with an editable install)."""
+    import unet_lib
+
+    return Path(unet_lib.__file__).resolve().parent
+
+
 def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
-    """Every exercise named in a ``GRADED`` dict of a module under ``package_dir/checks/``.
+    """Every exercise declared in a ``GRADED`` dict of a module under ``package_dir/checks/``.
 
     Args:
         package_dir: the package folder, e.g. ``unet_lib/``.
@@ -80,8 +103,8 @@ def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
         Exercise name -> :class:`GradedExercise`, sorted by name.
 
     Raises:
-        ValueError: if ``package_dir`` has no ``checks/`` folder, a ``GRADED`` is not a literal
-            ``{str: [str, ...]}``, or two modules claim the same exercise.
+        ValueError: if ``package_dir`` has no ``checks/`` folder, a ``GRADED`` entry is not a literal declaration
+            as :class:`GradedExercise` describes, or two modules claim the same exercise.
     """
     package_dir = Path(package_dir)
     checks_dir = package_dir / "checks"
@@ -89,17 +112,29 @@ def discover_exercises(package_dir: str | Path) -> dict[str, GradedExercise]:
         raise ValueError(f"package_dir must be a package with a checks/ folder, got {str(package_dir)!r}")
     exercises: dict[str, GradedExercise] = {}
     for path, module, graded in _graded_constants(package_dir):
-        if not isinstance(graded, dict) or not all(
-            isinstance(name, str) and isinstance(functions, list) and all(isinstance(f, str) for f in functions)
-            for name, functions in graded.items()
-        ):
-            raise ValueError(f"{path}: GRADED must be a literal dict of exercise name -> list of dotted names")
-        for name, functions in graded.items():
+        if not isinstance(graded, dict):
+            raise ValueError(f"{path}: GRADED must be a literal dict of exercise name -> declaration")
+        for name, declared in graded.items():
             if name in exercises:
                 first = exercises[name].checks_module
                 raise ValueError(f"exercise {name!r} is GRADED in both {first} and {module}")
-            exercises[name] = GradedExercise(name, module, tuple(functions))
+            exercises[name] = _declaration(path, module, name, declared)
     return dict(sorted(exercises.items()))
+
+
+def _declaration(path: Path, module: str, name, declared) -> GradedExercise:
+    wanted = ('{"function": "<package>.module.function", "lessons": ["NN_topic", ...], "points": N, '
+              '"kind": "call", "block" or "model" (optional)}')
+    if not isinstance(name, str) or not isinstance(declared, dict) or not {"function", "lessons", "points"} <= set(
+            declared) or not set(declared) <= {"function", "lessons", "points", "kind"}:
+        raise ValueError(f"{path}: GRADED[{name!r}] must be {wanted}, got {declared!r}")
+    function, lessons, points, kind = (declared["function"], declared["lessons"], declared["points"],
+                                       declared.get("kind", "call"))
+    if not (isinstance(function, str) and isinstance(lessons, list) and lessons
+            and all(isinstance(lesson, str) and LESSON_NAME.match(f"{lesson}.ipynb") for lesson in lessons)
+            and isinstance(points, int) and not isinstance(points, bool) and points > 0 and kind in KINDS):
+        raise ValueError(f"{path}: GRADED[{name!r}] must be {wanted}, got {declared!r}")
+    return GradedExercise(name, module, function, tuple(lessons), points, kind)
 
 
 def _check_calls(source: str) -> list[ast.Call]:
@@ -133,11 +168,71 @@ def lesson_exercises(cells: list, known: Mapping[str, GradedExercise], where: st
         if not calls:
             raise ValueError(
                 f"{where} cell {index}: the code cell after a solution must call check_<exercise>(...) for an "
-                f"exercise named in a checks module's GRADED (known: {sorted(known)})"
+                f"exercise declared in a checks module's GRADED (known: {sorted(known)})"
             )
         found += [LessonExercise(call.func.id[len("check_"):], index, check_index,
                                  ast.get_source_segment(check_source, call)) for call in calls]
     return found
+
+
+def declaration_problems(package_dir: str | Path, lessons_dir: str | Path, every_lesson: bool = True) -> list[str]:
+    """Where the exercises' declarations (``GRADED``), their checks modules and the lessons disagree.
+
+    Each declared exercise needs its reference function in the package, ``<name>_cases``, ``<name>_hidden_cases``
+    and ``check_<name>`` in its checks module, and exactly one answer cell (with its self-check after it) in each
+    lesson it names, and in no other lesson. Hidden cases live in the checks module only: a lesson holding
+    ``### BEGIN HIDDEN TESTS`` is a problem too (the nbgrader release writes them from the declaration).
+
+    Args:
+        package_dir, lessons_dir: the package and the folder of lessons.
+        every_lesson: whether ``lessons_dir`` must hold every lesson the declarations name (not so for a release of
+            some of them).
+
+    Returns:
+        One message per disagreement, e.g. ``"03_unet.ipynb asks for conv_block, whose GRADED names lessons
+        ['02_skip_connections']"``; empty when all agree.
+    """
+    import json
+
+    package_dir, lessons_dir = Path(package_dir), Path(lessons_dir)
+    problems = []
+    known = discover_exercises(package_dir)
+    for exercise in known.values():
+        module_path = package_dir.parent.joinpath(*exercise.checks_module.split(".")).with_suffix(".py")
+        defined = {node.name for node in ast.parse(module_path.read_text(encoding="utf-8")).body
+                   if isinstance(node, ast.FunctionDef)}
+        for needed in (f"{exercise.name}_cases", f"{exercise.name}_hidden_cases", f"check_{exercise.name}"):
+            if needed not in defined:
+                problems.append(f"{exercise.checks_module} declares {exercise.name} but defines no {needed}()")
+        module, _, function = exercise.function.rpartition(".")
+        function_path = package_dir.parent.joinpath(*module.split(".")).with_suffix(".py")
+        if not function_path.is_file() or function not in {
+                node.name for node in ast.parse(function_path.read_text(encoding="utf-8")).body
+                if isinstance(node, ast.FunctionDef)}:
+            problems.append(f"{exercise.name}: its function {exercise.function} is defined nowhere in the package")
+    lessons = {path.stem: path for path in sorted(lessons_dir.glob("*.ipynb")) if LESSON_NAME.match(path.name)}
+    for exercise in known.values():
+        problems += [f"{exercise.name}: GRADED names lesson {lesson}, which {lessons_dir} does not hold"
+                     for lesson in exercise.lessons if lesson not in lessons and every_lesson]
+    for stem, path in lessons.items():
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        if any(BEGIN_HIDDEN_TESTS in _source(cell) for cell in cells):
+            problems.append(f"{path.name} holds {BEGIN_HIDDEN_TESTS}: hidden cases belong in the checks module's "
+                            "<exercise>_hidden_cases()")
+        try:
+            asked = [found.exercise for found in lesson_exercises(cells, known, path.name)]
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        declared = sorted(name for name, exercise in known.items() if stem in exercise.lessons)
+        for name in sorted(set(asked) | set(declared)):
+            if asked.count(name) > 1:
+                problems.append(f"{path.name} asks for {name} {asked.count(name)} times")
+            elif name not in declared:
+                problems.append(f"{path.name} asks for {name}, whose GRADED names lessons {list(known[name].lessons)}")
+            elif name not in asked:
+                problems.append(f"{path.name} has no answer cell for {name}, which GRADED says it grades")
+    return problems
 
 
 def _source(cell) -> str:
@@ -176,28 +271,6 @@ def solution_regions(source: str) -> list[list[str]]:
         ValueError: if the markers are not balanced.
     """
     return marked_regions(source, BEGIN_SOLUTION, END_SOLUTION)
-
-
-def hidden_test_regions(source: str) -> list[list[str]]:
-    """The lines strictly between each ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` of ``source``.
-
-    A self-check cell may hold such regions: test cases that nbgrader (and the course's release)
-    remove from the student copy and put back when grading.
-
-    Raises:
-        ValueError: if the markers are not balanced.
-    """
-    return marked_regions(source, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
-
-
-def strip_hidden_tests(source: str) -> str:
-    """``source`` without its hidden-test regions, markers included, as nbgrader's release writes it.
-
-    Example:
-        >>> strip_hidden_tests("check(f)\\n### BEGIN HIDDEN TESTS\\nassert f(2) == 4\\n### END HIDDEN TESTS")
-        'check(f)'
-    """
-    return _replace_regions(source, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, lambda indent: [])
 
 
 def strip_solutions(source: str) -> str:

@@ -5,13 +5,13 @@
 #      training and inference images per second, achieved TFLOP/s and the fraction of the GPU's peak;
 #   2. `train` with GPU_CONFIG (what lessons 03-04 use on a GPU), ending with its held-out mean IoU.
 # Needs only Keras 3 with one backend (JAX, PyTorch or TensorFlow) and NumPy: run it from the
-# repository root, e.g. `KERAS_BACKEND=jax scripts/gpu_benchmark.sh`, with PYTHON=... for another
+# repository root, e.g. `KERAS_BACKEND=jax tools/gpu_benchmark.sh`, with PYTHON=... for another
 # interpreter. Record the results in docs/BENCHMARKS.md with the GPU's name.
 # SMOKE=1 shrinks every run to a few steps of tiny images, to check the script on a CPU in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD:$PWD/tools${PYTHONPATH:+:$PYTHONPATH}"
 
 if [[ ${SMOKE:-0} == 1 ]]; then
   sizes=(--image-size 16 16 --n-filters 4 --depth 2 --batch-size 2)
@@ -26,7 +26,7 @@ fi
 for preset in mooc unet-medical; do
   for precision in float32 mixed_float16; do
     for xla in --jit-compile --no-jit-compile; do
-      "$python" -m unet_lib bench unet --preset "$preset" --precision "$precision" "$xla" "${sizes[@]}" "${steps[@]}"
+      "$python" -m course_tools bench unet --preset "$preset" --precision "$precision" "$xla" "${sizes[@]}" "${steps[@]}"
     done
   done
 done

@@ -1,7 +1,7 @@
-"""Run a command and reap all it leaves behind: ``python -m unet_lib.classroom.reaper COMMAND [ARG...]``.
+"""Run a command and reap all it leaves behind: ``python -m course_tools.reaper COMMAND [ARG...]``.
 
 The grader runs each of a submission's sandboxes under this, inside the submission's cgroup
-(:mod:`unet_lib.classroom.grade`). When a process dies before its children, Linux gives them to the nearest
+(:mod:`course_tools.grade`). When a process dies before its children, Linux gives them to the nearest
 ancestor marked a "child subreaper", or else to PID 1; a container's PID 1 often reaps nothing, and a dead
 process nobody reaps stays a zombie, charged to the cgroup, which then cannot be removed. A killed sandbox
 leaves such orphans (bubblewrap's process inside the namespace). Marked
@@ -65,7 +65,7 @@ def run(command: list[str]) -> int:
 
 def main(argv: list[str]) -> None:
     if not argv:
-        raise SystemExit("usage: python -m unet_lib.classroom.reaper COMMAND [ARG...]")
+        raise SystemExit("usage: python -m course_tools.reaper COMMAND [ARG...]")
     status = run(argv)
     if os.WIFSIGNALED(status):  # end as the command did, so that the grader reads "killed by signal N"
         if os.WTERMSIG(status) != signal.SIGKILL:  # SIGKILL has no handler to reset

@@ -1,24 +1,20 @@
 """Convolution and transposed convolution in NumPy, laid out exactly like Keras's layers.
 
-Two layouts are accepted everywhere:
+Inputs are a single-channel image ``x: (H, W)`` with a kernel ``(kH, kW)``, or a channels-last batch
+``x: (N, H, W, C_in)`` with the kernel in Keras's layout, ``(kH, kW, C_in, C_out)`` for :func:`conv2d` and
+``(kH, kW, C_out, C_in)`` for :func:`conv_transpose2d`, so weights copy straight from a Keras layer.
 
-* a single-channel image ``x: (H, W)`` with a kernel ``(kH, kW)``;
-* a channels-last batch ``x: (N, H, W, C_in)`` with the kernel in Keras's layout,
-  ``(kH, kW, C_in, C_out)`` for :func:`conv2d` (as in ``keras.layers.Conv2D``) and
-  ``(kH, kW, C_out, C_in)`` for :func:`conv_transpose2d` (as in ``keras.layers.Conv2DTranspose``),
-  so weights copy straight from a Keras layer.
-
-``stride``, ``padding`` and ``output_padding`` take an int or a ``(rows, columns)`` pair;
-``padding`` also takes Keras's ``"same"`` / ``"valid"``. An int padding is explicit: zeros added
-to both sides of a convolution's input, rows and columns cropped from both sides of a transposed
-convolution's output (the convention of Dumoulin & Visin and of PyTorch).
+``stride``, ``padding`` and ``output_padding`` take an int or a ``(rows, columns)`` pair; ``padding`` also takes
+``"same"`` / ``"valid"``. An int padding is explicit: zeros added to both sides of a convolution's input, or
+cropped from both sides of a transposed convolution's output (Dumoulin & Visin's and PyTorch's convention).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from unet_lib.arithmetic import _positive_int, check_padding, conv_output_size, transpose_axis
+from unet_lib._validate import check_positive_int
+from unet_lib.reference.arithmetic import check_padding, conv_output_size, transpose_axis
 
 
 def _pair(value, name: str) -> tuple:
@@ -66,15 +62,14 @@ def transpose_geometry(input_hw, kernel_hw, stride=1, padding=0, output_padding=
         stride, padding, output_padding: as in :func:`conv_transpose2d`.
 
     Returns:
-        ``((H_out, W_out), (crop_top, crop_left), (stride_rows, stride_columns))``: the output size,
-        how many rows and columns of the full ``((H - 1) * s + kH, ...)`` output are cropped at
-        the top and left, and the strides.
+        ``((H_out, W_out), (crop_top, crop_left), (stride_rows, stride_columns))``: the output size, the rows
+        and columns cropped at the top and left of the full ``((H - 1) * s + kH, ...)`` output, the strides.
 
     Raises:
-        ValueError: for strides or sizes < 1, a negative or unknown padding, or
-            ``output_padding`` outside ``[0, stride)``.
+        ValueError: for strides or sizes < 1, a negative or unknown padding, or ``output_padding`` outside
+            ``[0, stride)``.
     """
-    strides = tuple(_positive_int(s, "stride") for s in _pair(stride, "stride"))
+    strides = tuple(check_positive_int("stride", s) for s in _pair(stride, "stride"))
     paddings = tuple(check_padding(p) for p in _pair(padding, "padding"))
     output_paddings = _pair(output_padding, "output_padding")
     sizes, starts = [], []
@@ -99,31 +94,26 @@ def _crop(full: np.ndarray, sizes, starts) -> np.ndarray:
 def conv_transpose2d_naive(x, kernel, stride=1, padding=0, output_padding=None) -> np.ndarray:
     """Transposed convolution with plain loops: every input pixel adds a scaled copy of the kernel.
 
-    Reads like the definition and is slow (``python -m unet_lib bench transpose`` measures how
-    slow); :func:`conv_transpose2d` gives the same numbers fast.
+    Reads like the definition and is slow; :func:`conv_transpose2d` gives the same numbers fast.
 
     Args:
         x: ``(H, W)``, or ``(N, H, W, C_in)``.
         kernel: ``(kH, kW)``, or ``(kH, kW, C_out, C_in)`` (Keras's ``Conv2DTranspose`` layout).
         stride: int or pair, >= 1.
-        padding: int or pair >= 0 cropped from both sides of the full output, or ``"same"`` /
-            ``"valid"`` as in Keras.
-        output_padding: int or pair in ``[0, stride)`` added at the bottom/right; ``None`` is 0
-            for an int padding and Keras's default for ``"same"`` / ``"valid"``.
+        padding: int or pair >= 0 cropped from both sides of the full output, or ``"same"`` / ``"valid"``.
+        output_padding: int or pair in ``[0, stride)`` added at the bottom/right; ``None`` is 0 for an int
+            padding and Keras's default for ``"same"`` / ``"valid"``.
 
     Returns:
         ``(H_out, W_out)`` or ``(N, H_out, W_out, C_out)``, sizes from
-        :func:`~unet_lib.arithmetic.conv_transpose_output_size`.
+        :func:`~unet_lib.reference.arithmetic.conv_transpose_output_size`.
 
     Raises:
-        ValueError: for bad shapes, strides, paddings or output paddings (see
-            :func:`transpose_geometry`).
+        ValueError: for bad shapes, strides, paddings or output paddings (see :func:`transpose_geometry`).
 
     Example:
-        >>> conv_transpose2d_naive(np.array([[0, 1], [2, 3]]), np.array([[0, 1], [2, 3]]))
-        array([[ 0.,  0.,  1.],
-               [ 0.,  4.,  6.],
-               [ 4., 12.,  9.]])
+        >>> conv_transpose2d_naive(np.array([[0, 1], [2, 3]]), np.array([[0, 1], [2, 3]])).tolist()
+        [[0.0, 0.0, 1.0], [0.0, 4.0, 6.0], [4.0, 12.0, 9.0]]
     """
     x, kernel, squeeze = _as_batch(x, kernel, "(kH, kW, C_out, C_in)")
     n, height, width, _ = x.shape
@@ -145,13 +135,10 @@ def conv_transpose2d_naive(x, kernel, stride=1, padding=0, output_padding=None) 
 def _phase_taps(n_in: int, stride: int, k: int, start: int, size: int) -> list[tuple[slice, list]]:
     """Split one output axis into its ``stride`` phases, and say which kernel taps feed each.
 
-    Output row ``y`` is full-output row ``y + start``; input row ``r`` reaches it through kernel
-    tap ``t`` when ``r * stride + t == y + start``. The rows ``y = phase, phase + stride, ...``
-    therefore all take the same taps, each from the input shifted by a fixed number of rows.
-
-    Returns:
-        For each phase: the output rows it covers (a slice with step ``stride``) and a list of
-        ``(tap, input_rows, phase_rows)``, both slices, for the taps that reach it.
+    Output row ``y`` is full-output row ``y + start``, reached from input row ``r`` through tap ``t`` when
+    ``r * stride + t == y + start``: rows ``phase, phase + stride, ...`` take the same taps, each from the input
+    shifted by a fixed number of rows. Returns, per phase, its output rows (a slice of step ``stride``) and
+    ``(tap, input_rows, phase_rows)`` for each tap that reaches it.
     """
     phases = []
     for phase in range(min(stride, size)):
@@ -171,13 +158,10 @@ def _phase_taps(n_in: int, stride: int, k: int, start: int, size: int) -> list[t
 def conv_transpose2d(x, kernel, stride=1, padding=0, output_padding=None) -> np.ndarray:
     """Transposed convolution, vectorised: one matrix product, then one strided copy or add per tap.
 
-    Same arguments, results and errors as :func:`conv_transpose2d_naive`. The product
-    ``(N*H*W, C_in) @ (C_in, kH*kW*C_out)`` gives every input pixel times every kernel tap in a
-    single BLAS call. Output rows ``phase, phase + stride, ...`` (and likewise columns) all take
-    the same kernel taps, from the input shifted by whole pixels, so each tap's ``(N, H, W, C_out)``
-    slab lands in its phase with one strided copy (the first tap covering the phase) or add.
-    When the kernel equals the stride (``kernel 2, stride 2``) nothing overlaps and one reshape
-    copy interleaves the taps.
+    Same arguments, results and errors as :func:`conv_transpose2d_naive`. ``(N*H*W, C_in) @ (C_in,
+    kH*kW*C_out)`` gives every input pixel times every tap in one BLAS call. Output rows ``phase, phase +
+    stride, ...`` (and columns) take the same taps from the input shifted by whole pixels, so each tap's slab
+    lands in its phase with one strided copy or add; when the kernel equals the stride one reshape copy does.
 
     Args:
         x: ``(H, W)``, or ``(N, H, W, C_in)``.
@@ -193,11 +177,8 @@ def conv_transpose2d(x, kernel, stride=1, padding=0, output_padding=None) -> np.
         ValueError: for bad shapes, strides, paddings or output paddings.
 
     Example:
-        >>> conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), stride=2, padding=1, output_padding=1)
-        array([[1., 2., 1., 1.],
-               [2., 4., 2., 2.],
-               [1., 2., 1., 1.],
-               [1., 2., 1., 1.]])
+        >>> conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), stride=2, padding=1, output_padding=1).tolist()
+        [[1.0, 2.0, 1.0, 1.0], [2.0, 4.0, 2.0, 2.0], [1.0, 2.0, 1.0, 1.0], [1.0, 2.0, 1.0, 1.0]]
     """
     x, kernel, squeeze = _as_batch(x, kernel, "(kH, kW, C_out, C_in)")
     n, height, width, c_in = x.shape
@@ -238,13 +219,12 @@ def conv_transpose2d(x, kernel, stride=1, padding=0, output_padding=None) -> np.
 def keras_conv_transpose2d(x, kernel, stride=1, padding=0, output_padding=None) -> np.ndarray:
     """The same transposed convolution computed by a real ``keras.layers.Conv2DTranspose``.
 
-    The reference every NumPy version here is checked against. Keras has only ``"same"`` and
-    ``"valid"``; an int padding ``p`` is computed the way the paper and PyTorch define it:
-    ``Conv2DTranspose(padding="valid", output_padding=a)`` followed by ``Cropping2D(p)``.
+    The reference the NumPy versions are checked against. Keras has only ``"same"`` and ``"valid"``; an int
+    padding ``p`` is ``Conv2DTranspose(padding="valid", output_padding=a)`` then ``Cropping2D(p)``.
 
     Args:
-        x, kernel, stride, padding, output_padding: as in :func:`conv_transpose2d` (``padding``
-            either a string or int(s), not a mix).
+        x, kernel, stride, padding, output_padding: as in :func:`conv_transpose2d` (``padding`` either a
+            string or int(s), not a mix).
 
     Returns:
         Keras's output as a NumPy array, ``(H_out, W_out)`` or ``(N, H_out, W_out, C_out)``.
@@ -280,25 +260,24 @@ def conv2d(x, kernel, stride=1, padding=0) -> np.ndarray:
         x: ``(H, W)``, or ``(N, H, W, C_in)``.
         kernel: ``(kH, kW)``, or ``(kH, kW, C_in, C_out)`` (Keras's ``Conv2D`` layout).
         stride: int or pair, >= 1.
-        padding: int or pair of zeros added on each side, or ``"valid"`` / ``"same"`` as in Keras
-            (``"same"`` puts the odd padding row at the bottom, like TensorFlow).
+        padding: int or pair of zeros added on each side, or ``"valid"`` / ``"same"`` (``"same"`` puts the
+            odd padding row at the bottom, like TensorFlow).
 
     Returns:
         ``(H_out, W_out)`` or ``(N, H_out, W_out, C_out)``, sizes from
-        :func:`~unet_lib.arithmetic.conv_output_size`.
+        :func:`~unet_lib.reference.arithmetic.conv_output_size`.
 
     Raises:
         ValueError: for bad shapes, strides or paddings, or a kernel larger than the padded input.
 
     Example:
-        >>> conv2d(np.arange(9).reshape(3, 3), np.ones((2, 2)))
-        array([[ 8., 12.],
-               [20., 24.]])
+        >>> conv2d(np.arange(9).reshape(3, 3), np.ones((2, 2))).tolist()
+        [[8.0, 12.0], [20.0, 24.0]]
     """
     x, kernel, squeeze = _as_batch(x, kernel, "(kH, kW, C_in, C_out)")
     n, height, width, c_in = x.shape
     k_rows, k_columns, _, c_out = kernel.shape
-    strides = tuple(_positive_int(s, "stride") for s in _pair(stride, "stride"))
+    strides = tuple(check_positive_int("stride", s) for s in _pair(stride, "stride"))
     paddings = _pair(padding, "padding")
     pads, sizes = [], []
     for size_in, k, s, p in zip((height, width), (k_rows, k_columns), strides, paddings, strict=True):
@@ -318,8 +297,8 @@ def conv2d(x, kernel, stride=1, padding=0) -> np.ndarray:
 def conv_matrix(input_shape, kernel, stride=1, padding=0) -> np.ndarray:
     """The matrix ``C`` of a single-channel convolution: ``conv2d(x).ravel() == C @ x.ravel()``.
 
-    Column ``j`` of ``C`` is the convolution of the image that is 1 at flat position ``j`` and 0
-    elsewhere. ``C.T`` is then the transposed convolution with the same kernel (its adjoint).
+    Column ``j`` is the convolution of the image that is 1 at flat position ``j``, 0 elsewhere. ``C.T`` is
+    then the transposed convolution with the same kernel (its adjoint).
 
     Args:
         input_shape: ``(H, W)`` of the input image.
@@ -338,7 +317,7 @@ def conv_matrix(input_shape, kernel, stride=1, padding=0) -> np.ndarray:
     """
     if len(tuple(input_shape)) != 2:
         raise ValueError(f"input_shape must be (H, W), got {input_shape!r}")
-    height, width = (_positive_int(size, "input_shape") for size in input_shape)
+    height, width = (check_positive_int("input_shape", size) for size in input_shape)
     kernel = np.asarray(kernel)
     if kernel.ndim != 2:
         raise ValueError(f"kernel must be a 2-D (kH, kW) array, got shape {kernel.shape}")
@@ -350,8 +329,8 @@ def conv_matrix(input_shape, kernel, stride=1, padding=0) -> np.ndarray:
 def overlap_count(input_shape, kernel_size, stride=1, padding=0, output_padding=None) -> np.ndarray:
     """How many (input pixel, kernel tap) pairs write each output pixel of a transposed convolution.
 
-    This is the transposed convolution of an all-ones image with an all-ones kernel. Uneven
-    counts (kernel 3 / stride 2 gives 1, 2 and 4) are the root of checkerboard artifacts.
+    The transposed convolution of an all-ones image with an all-ones kernel. Uneven counts (kernel 3,
+    stride 2 gives 1, 2 and 4) are the root of checkerboard artifacts.
 
     Args:
         input_shape: ``(H, W)``.
@@ -362,24 +341,19 @@ def overlap_count(input_shape, kernel_size, stride=1, padding=0, output_padding=
         ``(H_out, W_out)`` int array.
 
     Example:
-        >>> overlap_count((2, 2), 3, stride=2)
-        array([[1, 1, 2, 1, 1],
-               [1, 1, 2, 1, 1],
-               [2, 2, 4, 2, 2],
-               [1, 1, 2, 1, 1],
-               [1, 1, 2, 1, 1]])
+        >>> overlap_count((2, 2), 3, stride=2).tolist()
+        [[1, 1, 2, 1, 1], [1, 1, 2, 1, 1], [2, 2, 4, 2, 2], [1, 1, 2, 1, 1], [1, 1, 2, 1, 1]]
     """
-    kernel_hw = tuple(_positive_int(k, "kernel_size") for k in _pair(kernel_size, "kernel_size"))
-    ones = np.ones(tuple(_positive_int(size, "input_shape") for size in input_shape))
+    kernel_hw = tuple(check_positive_int("kernel_size", k) for k in _pair(kernel_size, "kernel_size"))
+    ones = np.ones(tuple(check_positive_int("input_shape", size) for size in input_shape))
     return np.rint(conv_transpose2d(ones, np.ones(kernel_hw), stride, padding, output_padding)).astype(int)
 
 
 def resize_then_convolve(x, kernel, size=2, padding="same") -> np.ndarray:
     """Upsample by repeating pixels (nearest neighbour), then convolve: the checkerboard-free upsampler.
 
-    Odena, Dumoulin & Olah, "Deconvolution and Checkerboard Artifacts", Distill (2016),
-    https://distill.pub/2016/deconv-checkerboard/. Every output pixel sees the same number of
-    kernel taps, so a constant image stays constant away from the border.
+    Every output pixel sees the same number of kernel taps, so a constant image stays constant away from the
+    border (Odena, Dumoulin & Olah, Distill 2016, https://distill.pub/2016/deconv-checkerboard/).
 
     Args:
         x: ``(H, W)``, or ``(N, H, W, C_in)``.
@@ -393,7 +367,7 @@ def resize_then_convolve(x, kernel, size=2, padding="same") -> np.ndarray:
     Raises:
         ValueError: for a bad ``size``, or bad shapes/padding (see :func:`conv2d`).
     """
-    rows, columns = (_positive_int(s, "size") for s in _pair(size, "size"))
+    rows, columns = (check_positive_int("size", s) for s in _pair(size, "size"))
     x = np.asarray(x)
     row_axis = 0 if x.ndim == 2 else 1
     upsampled = np.repeat(np.repeat(x, rows, axis=row_axis), columns, axis=row_axis + 1)

@@ -1,28 +1,21 @@
 """Output sizes of convolution and transposed convolution, one spatial axis at a time.
 
-The formulas follow Dumoulin & Visin, "A guide to convolution arithmetic for deep learning"
-(2016), and Keras's own rules for ``padding="same"`` / ``"valid"``:
+Formulas of Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016,
+https://arxiv.org/abs/1603.07285), plus Keras's rules for ``padding="same"`` / ``"valid"``:
 
 * convolution: ``o = floor((i + 2p - K) / s) + 1`` with the dilated kernel ``K = d * (k - 1) + 1``;
-* transposed convolution: ``o = (i - 1) * s - 2p + K + a``, where ``a`` (Keras's and PyTorch's
-  ``output_padding``, ``0 <= a < s``) picks one of the ``s`` input sizes that a stride-``s``
-  convolution maps to the same ``i``.
-
-Reference: https://arxiv.org/abs/1603.07285
+* transposed convolution: ``o = (i - 1) * s - 2p + K + a``, where ``a`` (``output_padding``, ``0 <= a < s``)
+  picks one of the ``s`` sizes that a stride-``s`` convolution maps to the same ``i``.
 """
 
 from __future__ import annotations
 
 import numbers
 
+from unet_lib._validate import check_positive_int
+
 KERAS_PADDINGS = ("same", "valid")
 """The padding names Keras layers accept; an int means explicit padding on both sides."""
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _non_negative_int(value, name: str) -> int:
@@ -48,7 +41,7 @@ def check_padding(padding, name: str = "padding") -> int | str:
 
 def dilated_kernel_size(k: int, dilation: int = 1) -> int:
     """The span of a kernel of ``k`` taps spread ``dilation`` pixels apart: ``d * (k - 1) + 1``."""
-    return _positive_int(dilation, "dilation") * (_positive_int(k, "k") - 1) + 1
+    return check_positive_int("dilation", dilation) * (check_positive_int("k", k) - 1) + 1
 
 
 def conv_output_size(i: int, k: int, stride: int = 1, padding: int | str = 0, dilation: int = 1) -> int:
@@ -58,23 +51,22 @@ def conv_output_size(i: int, k: int, stride: int = 1, padding: int | str = 0, di
         i: input size, >= 1.
         k: kernel size, >= 1.
         stride: step between windows, >= 1.
-        padding: zeros added on *each* side (int >= 0), or Keras's ``"valid"`` (none) or
-            ``"same"`` (output ``ceil(i / stride)``).
+        padding: zeros added on *each* side (int >= 0), or ``"valid"`` (none) or ``"same"`` (output
+            ``ceil(i / stride)``).
         dilation: spacing between kernel taps, >= 1.
 
     Returns:
         ``floor((i + 2 * padding - K) / stride) + 1`` with ``K = dilation * (k - 1) + 1``.
 
     Raises:
-        ValueError: for sizes, stride or dilation < 1, a negative or unknown padding, or a
-            (dilated) kernel larger than the padded input.
+        ValueError: for sizes, stride or dilation < 1, a bad padding, or a kernel larger than the padded input.
 
     Example:
         >>> conv_output_size(5, 3, stride=2, padding=1)
         3
     """
-    i = _positive_int(i, "i")
-    stride = _positive_int(stride, "stride")
+    i = check_positive_int("i", i)
+    stride = check_positive_int("stride", stride)
     span = dilated_kernel_size(k, dilation)
     padding = check_padding(padding)
     if padding == "same":
@@ -103,25 +95,22 @@ def conv_transpose_output_size(
         i: input size, >= 1.
         k: kernel size, >= 1.
         stride: upsampling factor, >= 1.
-        padding: an int >= 0 is cropped from *both* sides of the full output (the paper's and
-            PyTorch's convention), or Keras's ``"valid"`` / ``"same"`` rules.
-        output_padding: extra rows added at the end, ``0 <= output_padding < stride``. ``None``
-            means 0 for an int padding, and Keras's default for ``"valid"`` (output
-            ``(i - 1) * stride + max(K, stride)``) and ``"same"`` (output ``i * stride``).
+        padding: an int >= 0 cropped from *both* sides of the full output (the paper's and PyTorch's
+            convention), or Keras's ``"valid"`` / ``"same"``.
+        output_padding: extra rows at the end, ``0 <= output_padding < stride``. ``None``: 0 for an int
+            padding, Keras's default for ``"valid"`` (output ``(i - 1) * stride + max(K, stride)``) and
+            ``"same"`` (output ``i * stride``).
         dilation: spacing between kernel taps, >= 1.
 
     Returns:
-        ``(i - 1) * stride - 2 * padding + K + output_padding`` for an int padding, with
-        ``K = dilation * (k - 1) + 1``; for ``"same"`` with an explicit ``output_padding``,
-        Keras's ``(i - 1) * stride + K % 2 + output_padding``.
+        ``(i - 1) * stride - 2 * padding + K + output_padding`` for an int padding, ``K = dilation * (k - 1)
+        + 1``; for ``"same"`` with an ``output_padding``, Keras's ``(i - 1) * stride + K % 2 + output_padding``.
 
     Raises:
-        ValueError: for sizes, stride or dilation < 1, a negative or unknown padding,
-            ``output_padding`` outside ``[0, stride)``, or a padding that crops everything.
+        ValueError: for sizes, stride or dilation < 1, a bad padding, ``output_padding`` outside
+            ``[0, stride)``, or a padding that crops everything.
 
     Example:
-        >>> conv_transpose_output_size(2, 3, stride=2, padding=1)  # the plain formula
-        3
         >>> conv_transpose_output_size(2, 3, stride=2, padding=1, output_padding=1)
         4
     """
@@ -138,18 +127,16 @@ def transpose_axis(
 ) -> tuple[int, int]:
     """Resolve one axis of a transposed convolution: its output size and where the output starts.
 
-    The full output of a transposed convolution has ``(i - 1) * stride + K`` rows (``K`` the
-    dilated kernel size). A layer keeps ``size`` of them starting at row ``start``, with zero rows
-    beyond the end of the full output (that is what ``output_padding`` adds).
+    Of the full output's ``(i - 1) * stride + K`` rows a layer keeps ``size`` from row ``start``, with zero
+    rows past the end of the full output (what ``output_padding`` adds).
 
     Args:
         i, k, stride, padding, output_padding, dilation: as in :func:`conv_transpose_output_size`.
 
     Returns:
-        ``(size, start)``. ``start`` is ``padding`` for an int padding, 0 for ``"valid"``, and for
-        ``"same"`` half the rows to drop, rounded down: TensorFlow computes ``"same"`` as the
-        mirror of a ``"same"`` convolution, which pads less before than after, so the odd row
-        is dropped at the end.
+        ``(size, start)``; ``start`` is ``padding`` for an int padding, 0 for ``"valid"``, and for ``"same"``
+        half the dropped rows, rounded down (TensorFlow mirrors a ``"same"`` convolution, which pads less
+        before than after, so the odd row is dropped at the end).
 
     Raises:
         ValueError: as :func:`conv_transpose_output_size`.
@@ -158,8 +145,8 @@ def transpose_axis(
         >>> transpose_axis(2, 3, stride=2, padding="same")  # keeps rows 0..3 of 5
         (4, 0)
     """
-    i = _positive_int(i, "i")
-    stride = _positive_int(stride, "stride")
+    i = check_positive_int("i", i)
+    stride = check_positive_int("stride", stride)
     span = dilated_kernel_size(k, dilation)
     padding = check_padding(padding)
     if output_padding is not None:

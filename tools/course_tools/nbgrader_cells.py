@@ -1,16 +1,17 @@
 """nbgrader cell metadata for the lessons, written by this tool rather than by hand.
 
 nbgrader (https://nbgrader.readthedocs.io, metadata schema version 3) knows a cell's role from its
-``metadata.nbgrader``. For every exercise that :func:`unet_lib.classroom.exercises.lesson_exercises`
+``metadata.nbgrader``. For every exercise that :func:`course_tools.exercises.lesson_exercises`
 finds, the answer cell (the one with the solution markers) becomes an autograded answer and the
-self-check cell after it a locked autograder-tests cell worth :data:`POINTS` of that exercise:
+self-check cell after it a locked autograder-tests cell worth the points its declaration gives
+(:class:`course_tools.exercises.GradedExercise`):
 
 - answer: ``{"solution": true, "grade": false, "locked": false, "task": false,
   "grade_id": "<exercise>_answer", "schema_version": 3}``
 - self-check: ``{"solution": false, "grade": true, "locked": true, "task": false, "points": N,
   "grade_id": "<exercise>_check", "schema_version": 3}``
 
-No other cell carries nbgrader metadata. ``python -m unet_lib nbgrader-metadata`` writes it into
+No other cell carries nbgrader metadata. ``python -m course_tools nbgrader-metadata`` writes it into
 the lessons; ``--check`` only reports the cells that differ (a test runs it), so an exercise cannot
 be added without its metadata.
 """
@@ -24,22 +25,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from unet_lib.classroom.exercises import LESSON_NAME, GradedExercise, discover_exercises, lesson_exercises
+from course_tools.exercises import LESSON_NAME, GradedExercise, discover_exercises, lesson_exercises
 
 SCHEMA_VERSION = 3
 """nbgrader's cell-metadata schema (nbgrader 0.6 to 0.9)."""
-
-POINTS = {
-    "one_hot": 1,  # one comparison
-    "conv_transpose_output_size": 1,  # a formula with three padding rules
-    "conv_transpose2d_naive": 2,  # loops over pixels, then cropping
-    "colour_mask_to_labels": 2,  # one loop over the palette, and an error for unknown colours
-    "conv_block": 2,  # four layers, two options
-    "upsampling_block": 2,  # transposed convolution, concatenation, two convolutions
-    "unet_model": 3,  # the whole network from the two blocks
-}
-"""Exercise -> the points its self-check is worth in nbgrader, by the size of the exercise."""
-
 
 def answer_metadata(exercise: str) -> dict:
     """The ``metadata.nbgrader`` of an exercise's answer cell."""
@@ -53,21 +42,17 @@ def check_metadata(exercise: str, points: int) -> dict:
             "schema_version": SCHEMA_VERSION, "solution": False, "task": False}
 
 
-def expected_metadata(cells: list, known: Mapping[str, GradedExercise], where: str = "lesson",
-                      points: Mapping[str, int] = POINTS) -> dict[int, dict]:
+def expected_metadata(cells: list, known: Mapping[str, GradedExercise], where: str = "lesson") -> dict[int, dict]:
     """Cell index -> the ``metadata.nbgrader`` that cell must carry; cells not named must carry none.
 
     Raises:
-        ValueError: if an exercise has no entry in ``points``, or one cell would play two roles
+        ValueError: if one cell would play two roles
             (a self-check checking two exercises, a solution cell holding two).
     """
     wanted: dict[int, dict] = {}
     for found in lesson_exercises(cells, known, where):
-        if found.exercise not in points:
-            raise ValueError(f"{where}: exercise {found.exercise!r} has no points; add it to "
-                             f"unet_lib.classroom.nbgrader_cells.POINTS")
         for index, metadata in ((found.solution_cell, answer_metadata(found.exercise)),
-                                (found.check_cell, check_metadata(found.exercise, points[found.exercise]))):
+                                (found.check_cell, check_metadata(found.exercise, known[found.exercise].points))):
             if index in wanted:
                 raise ValueError(f"{where} cell {index}: one cell per exercise's answer and self-check, but it "
                                  f"would be both {wanted[index]['grade_id']} and {metadata['grade_id']}")
@@ -99,15 +84,14 @@ def _read(path: Path):
     """The notebook at ``path``; nbformat's warning about cells without an id is left out: we name them."""
     import warnings
 
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+    import nbformat  # here, not at the top: `python -m course_tools --help` need not load it
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=nbformat.validator.MissingIDFieldWarning)
         return nbformat.read(path, as_version=4)
 
 
-def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: Mapping[str, int] = POINTS
-                      ) -> list[str]:
+def metadata_problems(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
     """One message per lesson cell whose nbgrader metadata differs from what :func:`write_metadata` writes.
 
     A cell without an id counts too: nbgrader and JupyterLab match cells by id (nbformat 4.5).
@@ -119,7 +103,7 @@ def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: 
     problems = []
     for path in _lessons(Path(lessons_dir)):
         cells = _read(path).cells
-        wanted = expected_metadata(cells, known, path.name, points)
+        wanted = expected_metadata(cells, known, path.name)
         problems += [f"{path.name} cell {index}: has no cell id" for index in _cells_without_id(path)]
         for index, cell in enumerate(cells):
             have, want = cell.metadata.get("nbgrader"), wanted.get(index)
@@ -134,8 +118,7 @@ def metadata_problems(lessons_dir: str | Path, package_dir: str | Path, points: 
     return problems
 
 
-def write_metadata(lessons_dir: str | Path, package_dir: str | Path, points: Mapping[str, int] = POINTS
-                   ) -> list[str]:
+def write_metadata(lessons_dir: str | Path, package_dir: str | Path) -> list[str]:
     """Write every lesson's nbgrader metadata (and remove it from cells that are no exercise's).
 
     Outputs, execution counts and cell ids are left as they are, except that a cell without an id gets
@@ -144,13 +127,13 @@ def write_metadata(lessons_dir: str | Path, package_dir: str | Path, points: Map
     Returns:
         The names of the lessons rewritten.
     """
-    import nbformat  # here, not at the top: `python -m unet_lib --help` need not load it
+    import nbformat  # here, not at the top: `python -m course_tools --help` need not load it
 
     known = discover_exercises(package_dir)
     changed = []
     for path in _lessons(Path(lessons_dir)):
         notebook = _read(path)
-        wanted = expected_metadata(notebook.cells, known, path.name, points)
+        wanted = expected_metadata(notebook.cells, known, path.name)
         before = nbformat.writes(notebook)
         missing_ids = _cells_without_id(path)
         taken = {cell.get("id") for index, cell in enumerate(notebook.cells) if index not in missing_ids}
@@ -182,7 +165,7 @@ def add_command(subparsers) -> None:
 
 
 def _run_nbgrader_metadata(arguments: argparse.Namespace) -> int:
-    from unet_lib.classroom.release import default_package_dir
+    from course_tools.exercises import default_package_dir
 
     package_dir = Path(arguments.package or default_package_dir())
     lessons_dir = Path(arguments.lessons or package_dir.parent / "lessons")
@@ -192,7 +175,8 @@ def _run_nbgrader_metadata(arguments: argparse.Namespace) -> int:
             for problem in problems:
                 print(problem)
             if problems:
-                print(f"nbgrader-metadata: {len(problems)} cells differ; run `python -m unet_lib nbgrader-metadata`",
+                print(f"nbgrader-metadata: {len(problems)} cells differ; run "
+                      "`python -m course_tools nbgrader-metadata`",
                       file=sys.stderr)
             return 1 if problems else 0
         changed = write_metadata(lessons_dir, package_dir)

@@ -1,21 +1,21 @@
-"""Grade a class in sandboxes, with points decided outside them: ``python -m unet_lib grade COURSE DIR``.
+"""Grade a class in sandboxes, with points decided outside them: ``python -m course_tools grade COURSE DIR``.
 
-``COURSE`` is an nbgrader course folder written by ``python -m unet_lib release COURSE --nbgrader``;
+``COURSE`` is an nbgrader course folder written by ``python -m course_tools release COURSE --nbgrader``;
 ``DIR`` holds one folder per student with the lesson notebooks they hand back
 (``DIR/alice/01_transpose_convolution.ipynb``). For each student and lesson:
 
 1. **The grader reads the notebook** itself, as a regular file opened without following links, at most
    :data:`MAX_NOTEBOOK_BYTES`, and parses it as JSON; anything else is "not a notebook" in that row.
 2. **The student's functions are called on the graded cases in a sandbox**
-   (:mod:`unet_lib.classroom.sandbox`: uid nobody, no capability, no network, its own ``/tmp`` and
-   ``/sandbox``, read-only everything else) by :mod:`unet_lib.classroom.sandbox_harness`, where the course
-   library is absent. Only plain data comes back (:mod:`unet_lib.classroom.plain_data`), at most
+   (:mod:`course_tools.sandbox`: uid nobody, no capability, no network, its own ``/tmp`` and
+   ``/sandbox``, read-only everything else) by :mod:`course_tools.sandbox_harness`, where the course
+   library is absent. Only plain data comes back (:mod:`course_tools.plain_data`), at most
    ``Limits.output_mb``.
 3. **The points are decided here**, in a process that runs no student code: each answer is compared
    with the reference's answers that ``release --nbgrader`` recorded in ``COURSE/grading.json`` (visible
    and hidden cases; the expected answers never enter a sandbox). An exercise scores its points when every
    case matches.
-4. **The notebook runs top to bottom in a second sandbox** (:mod:`unet_lib.classroom.sandbox_notebook`,
+4. **The notebook runs top to bottom in a second sandbox** (:mod:`course_tools.sandbox_notebook`,
    with the student copy of the library and the lesson's figures) for the feedback: its outputs, whatever
    they are, never change a point.
 5. **Feedback** goes to ``COURSE/feedback/<student>/<lesson>/<lesson>.html``, written here from that plain
@@ -24,7 +24,7 @@
 
 Each submission's two sandboxes run in a cgroup of its own (Debian's cgroup-tools: ``cgcreate``,
 ``cgset``, ``cgexec``) capping the memory and processes of all its processes together, under a
-:mod:`~unet_lib.classroom.reaper` that ends and reaps whatever they leave; the cgroup is removed after.
+:mod:`~course_tools.reaper` that ends and reaps whatever they leave; the cgroup is removed after.
 Every (student, lesson) is its own row of ``grades.csv``: a crash, a timeout, a broken notebook or an
 odd folder name costs that row only.
 """
@@ -52,10 +52,10 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from course_tools import plain_data, reaper, sandbox, sandbox_harness, sandbox_notebook
+from course_tools.release import GRADING
 from unet_lib._validate import check_positive_int
 from unet_lib.checks.core import describe_difference, structure_difference
-from unet_lib.classroom import plain_data, reaper, sandbox, sandbox_harness, sandbox_notebook
-from unet_lib.classroom.release import GRADING
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 """A handed-in notebook larger than this is not read."""
@@ -403,7 +403,7 @@ def load_grading(course: Path) -> dict:
     """
     path = course / GRADING
     if not path.is_file():
-        raise ValueError(f"course_dir has no {GRADING}: rebuild it with `python -m unet_lib release "
+        raise ValueError(f"course_dir has no {GRADING}: rebuild it with `python -m course_tools release "
                          f"{course} --nbgrader` (it keeps the gradebook and the students' work)")
     grading = json.loads(path.read_text(encoding="utf-8"))
     grading["exercises"] = plain_data.decode(grading["exercises"])
@@ -449,7 +449,7 @@ def grade(course_dir: str | Path, submissions_dir: str | Path, out_csv: str | Pa
     """Grade every student's lessons, each confined, points decided outside; write ``grades.csv`` and the feedback.
 
     Args:
-        course_dir: an nbgrader course from ``python -m unet_lib release COURSE --nbgrader``.
+        course_dir: an nbgrader course from ``python -m course_tools release COURSE --nbgrader``.
         submissions_dir: ``<student>/<lesson>.ipynb`` for each student.
         out_csv: the CSV to write: student, lesson, points, max_points, status.
         limits: what each notebook's grading may use.
@@ -533,7 +533,7 @@ class _Cgroup:
                                  "it needs root and cgroups with the memory and pids controllers")
 
     def prefix(self) -> list[str]:
-        """Run a command in the cgroup, under a reaper of all it leaves behind (:mod:`unet_lib.classroom.reaper`)."""
+        """Run a command in the cgroup, under a reaper of all it leaves behind (:mod:`course_tools.reaper`)."""
         return [shutil.which("cgexec") or "cgexec", "-g", f"memory,pids:{self.name}", sys.executable, "-I",
                 reaper.__file__]
 
@@ -548,7 +548,7 @@ class _Cgroup:
     def kill(self, spare: int | None = None) -> None:
         """Kill whatever still runs in the cgroup, and wait up to 10 s until it is reaped.
 
-        ``spare`` is the PID of the grader's own child, the submission's :mod:`~unet_lib.classroom.reaper`:
+        ``spare`` is the PID of the grader's own child, the submission's :mod:`~course_tools.reaper`:
         left running to reap the rest, and then to be reaped by its ``Popen``.
         """
         for _ in range(200):  # a killed process leaves the pids count only once it is reaped
@@ -582,78 +582,11 @@ class _Cgroup:
                               f"processes, pids count {current}", RuntimeWarning, stacklevel=2)
 
 
-def bench_grading(out_dir: str | Path, lessons_dir: str | Path | None = None, limits: Limits = Limits(),
-                  workers: int = 2) -> dict:
-    """Grade one whole-course submission (every lesson, solved) as ``grade`` does, and time it.
-
-    The course is built first (``release --nbgrader``: the graded cases recorded), untimed: an instructor does
-    that once per course version.
-
-    Args:
-        out_dir: a folder to work in (the course, the submission and ``grades.csv`` go there).
-        lessons_dir: the solved lessons; default the repository's.
-        limits, workers: as for :func:`grade`.
-
-    Returns:
-        A JSON-serialisable dictionary: ``workers``, ``seconds`` (the wall time of :func:`grade`), ``points`` and
-        ``max_points`` summed over the lessons, ``lessons``, ``statuses``, ``cells_with_errors`` (lesson: the
-        indices of the cells that raised under grading; empty when every cell ran), ``cpu`` (the CPU model) and
-        ``cores``.
-    """
-    from unet_lib.bench import cpu_model
-    from unet_lib.classroom.release import build_nbgrader_course, default_package_dir
-
-    out_dir = Path(out_dir).resolve()
-    lessons_dir = Path(lessons_dir or default_package_dir().parent / "lessons")
-    manifest = build_nbgrader_course(out_dir / "course", lessons_dir)
-    student = out_dir / "submissions" / "solved"
-    student.mkdir(parents=True, exist_ok=True)
-    for entry in manifest["nbgrader_assignments"].values():
-        shutil.copyfile(lessons_dir / entry["notebook"], student / entry["notebook"])
-    started = time.perf_counter()
-    grades = grade(out_dir / "course", out_dir / "submissions", out_dir / "grades.csv", limits, workers)
-    seconds = time.perf_counter() - started
-    # Points come from the graded calls only: a lesson that breaks elsewhere under grading shows here.
-    failed_cells = {}
-    for notebook in sorted((out_dir / "course" / "autograded" / "solved").glob("*/*.ipynb")):
-        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-        failed = [index for index, cell in enumerate(cells) if any(
-            output.get("output_type") == "error" for output in cell.get("outputs", []))]
-        if failed:
-            failed_cells[notebook.stem] = failed
-    return {"benchmark": "grade", "workers": workers, "seconds": round(seconds, 1),
-            "points": sum(row.points for row in grades), "max_points": sum(row.max_points for row in grades),
-            "lessons": len(grades), "statuses": sorted({row.status for row in grades}),
-            "cells_with_errors": failed_cells, "cpu": cpu_model(), "cores": len(os.sched_getaffinity(0))}
-
-
-def add_benchmark(subparsers) -> None:
-    """``bench grade``: the wall time of grading one whole-course submission, printed as one JSON line."""
-    parser = subparsers.add_parser("grade", help="grade one solved whole-course submission as `grade` does and "
-                                   "print its wall time (the target: 60 s on 2 cores) as JSON")
-    parser.add_argument("--out", default=None, help="folder to work in (default: a temporary one)")
-    parser.add_argument("--workers", type=int, default=2, help="notebooks graded at once (default: 2)")
-
-    def run(arguments: argparse.Namespace) -> int:
-        try:
-            if arguments.out:
-                print(json.dumps(bench_grading(arguments.out, workers=arguments.workers)))
-            else:
-                with tempfile.TemporaryDirectory(prefix="unet-bench-grade-") as folder:
-                    print(json.dumps(bench_grading(folder, workers=arguments.workers)))
-        except ValueError as error:
-            print(f"bench grade: {error}", file=sys.stderr)
-            return 2
-        return 0
-
-    parser.set_defaults(handler=run)
-
-
 def add_command(subparsers) -> None:
     """The ``grade`` verb: autograde a folder of submissions with nbgrader, each confined."""
     parser = subparsers.add_parser("grade", help="grade students' notebooks, each in unprivileged sandboxes, points "
                                    "decided outside them; write grades.csv and HTML feedback")
-    parser.add_argument("course_dir", help="nbgrader course from `python -m unet_lib release COURSE --nbgrader`")
+    parser.add_argument("course_dir", help="nbgrader course from `python -m course_tools release COURSE --nbgrader`")
     parser.add_argument("submissions_dir", help="one folder per student holding the lesson notebooks")
     parser.add_argument("--out", default="grades.csv", help="CSV to write (default: grades.csv)")
     parser.add_argument("--timeout", type=float, default=Limits.seconds, help="seconds per notebook")

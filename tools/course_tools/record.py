@@ -1,16 +1,16 @@
-"""Record each exercise's visible self-check cases, in a process of its own (run by :mod:`unet_lib.classroom.release`).
+"""Record each exercise's visible self-check cases, in a process of its own (run by :mod:`course_tools.release`).
 
-Usage: ``python -m unet_lib.classroom.record SPEC_JSON`` with ``{"package": ..., "out": folder,
+Usage: ``python -m course_tools.record SPEC_JSON`` with ``{"package": ..., "out": folder,
 "exercises": {name: checks module}}``. For each exercise it calls the instructor's ``<exercise>_cases()``,
 checks that the cases are plain data (arrays, numbers, strings, tuples, lists, dicts), and pickles them,
 which the student copy's self-checks read (:func:`unet_lib.checks.core.recorded_cases`). It prints one
 JSON line: exercise -> ``{"n_cases"}``.
 
-``python -m unet_lib.classroom.record --graded SPEC_JSON`` (with ``"exercises": {name: [checks module,
+``python -m course_tools.record --graded SPEC_JSON`` (with ``"exercises": {name: [checks module,
 reference function]}``) records what the course's grader compares instead (:func:`graded`): every visible
 and hidden case of each exercise with the reference's outcome on it, computed by the very code that calls
-a student's function in the sandbox (:func:`unet_lib.classroom.sandbox_harness.outcome`), as one line of
-:mod:`~unet_lib.classroom.plain_data`.
+a student's function in the sandbox (:func:`course_tools.sandbox_harness.outcome`), as one line of
+:mod:`~course_tools.plain_data`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from unet_lib.classroom import plain_data
+from course_tools import plain_data
 
 
 def record(spec: dict) -> dict[str, dict]:
@@ -46,23 +46,24 @@ def record(spec: dict) -> dict[str, dict]:
 
 
 def graded(spec: dict) -> dict[str, dict]:
-    """Exercise -> ``{"function", "kind", "cases": [{"label", "args", "kwargs", "expected"}]}`` for the grader.
+    """Exercise -> ``{"function", "kind", "cases": [{"label", "args", "kwargs", "hidden", "expected"}]}`` for the
+    grader, from ``spec["exercises"]``: name -> ``[checks module, reference function, kind]`` (the declaration's).
 
-    ``kind`` is the exercise's entry in its checks module's ``GRADED_AS`` ("call" when it has none);
-    ``expected`` is the reference's outcome (``{"value": ...}`` or ``{"raised": ..., "message": ...}``).
+    ``expected`` is the reference's outcome (``{"value": ...}`` or ``{"raised": ..., "message": ...}``); ``hidden``
+    says whether the case is one of ``<exercise>_hidden_cases()``.
     """
-    from unet_lib.classroom.sandbox_harness import outcome
+    from course_tools.sandbox_harness import outcome
 
     exercises = {}
-    for name, (module_name, reference) in spec["exercises"].items():
+    for name, (module_name, reference, kind) in spec["exercises"].items():
         module = importlib.import_module(module_name)
-        kind = getattr(module, "GRADED_AS", {}).get(name, "call")
         reference_module, function = reference.rsplit(".", 1)
         reference_function = getattr(importlib.import_module(reference_module), function)
-        cases = [*getattr(module, f"{name}_cases")(), *getattr(module, f"{name}_hidden_cases", list)()]
+        cases = [(case, False) for case in getattr(module, f"{name}_cases")()]
+        cases += [(case, True) for case in getattr(module, f"{name}_hidden_cases")()]
         records = []
-        for case in cases:
-            inputs = {"label": case.label, "args": tuple(case.args), "kwargs": dict(case.kwargs)}
+        for case, hidden in cases:
+            inputs = {"label": case.label, "args": tuple(case.args), "kwargs": dict(case.kwargs), "hidden": hidden}
             expected = outcome(kind, name, reference_function, {**inputs, "package": spec["package"]})
             if "value" not in expected and "raised" not in expected:
                 raise ValueError(f"{module_name}: case {case.label!r} of {name}: the reference's answer is not plain "

@@ -1,4 +1,4 @@
-"""The course figures, drawn by code: ``python -m unet_lib figures`` redraws every ``media/*.png``.
+"""The course figures, drawn by code: ``python -m course_tools figures`` redraws every ``media/*.png``.
 
 Each figure has one function here that returns a :class:`DrawnFigure`: the matplotlib figure and
 the numbers it shows. The numbers come from the library itself (the transposed convolution, the
@@ -28,17 +28,7 @@ from typing import Any
 
 import numpy as np
 
-OKABE_ITO = {
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-    "black": "#000000",
-}
-"""The eight colours of the Okabe-Ito palette, distinguishable with every common colour-vision deficiency."""
+from unet_lib.colours import CLASS_COLOURS, OKABE_ITO
 
 INK = "#222222"
 GRID_LINE = "#555555"
@@ -53,15 +43,13 @@ BOTTLENECK_COLOUR = OKABE_ITO["purple"]
 DECODER_COLOUR = OKABE_ITO["orange"]
 OUTPUT_COLOUR = OKABE_ITO["green"]
 SKIP_COLOUR = OKABE_ITO["vermillion"]
-CLASS_COLOURS = ("#E8E8E8", OKABE_ITO["blue"], OKABE_ITO["orange"])
-"""Colour of each class of the embedded dataset: background, disc, triangle."""
 
 ENCODER_DECODER_CONFIG = {"image_size": (96, 128), "channels": 3, "n_filters": 32, "depth": 3, "n_classes": 3}
 """The small encoder-decoder of ``segmen_example.png`` and ``unet-skip-conn.png``: scenes of the
 embedded dataset (3 classes) at the U-Net's default 96x128, three levels down and three up."""
 
 UNET_CONFIG = {"input_size": (96, 128, 3), "n_filters": 32, "n_classes": 23, "depth": 4}
-"""The U-Net drawn in ``unet.png``: :func:`unet_lib.model.unet_model` with its default sizes."""
+"""The U-Net drawn in ``unet.png``: :func:`unet_lib.reference.model.unet_model` with its default sizes."""
 
 SCENE_SEED = 0
 """Seed of the embedded scenes shown in ``instance_seg.png`` and ``segmen_example.png``."""
@@ -229,8 +217,8 @@ def gather_scatter_figure() -> DrawnFigure:
     Left, a 3x3 convolution (stride 1) of a 4x4 input: one output pixel reads a 3x3 window.
     Right, the 3x3 transposed convolution of a 2x2 input: one input pixel writes a 3x3 window.
     Both windows come from the library: the gather window is a row of the convolution's matrix
-    (:func:`~unet_lib.convolution.conv_matrix`), the scatter window the footprint of
-    :func:`~unet_lib.convolution.conv_transpose2d` on a one-pixel image. They coincide, because
+    (:func:`~unet_lib.reference.convolution.conv_matrix`), the scatter window the footprint of
+    :func:`~unet_lib.reference.convolution.conv_transpose2d` on a one-pixel image. They coincide, because
     a transposed convolution is the convolution's matrix transposed.
 
     Returns:
@@ -239,8 +227,8 @@ def gather_scatter_figure() -> DrawnFigure:
         pixels ``gather_output_pixel`` / ``scatter_input_pixel`` and the boolean 4x4
         ``gather_window`` / ``scatter_window``.
     """
-    from unet_lib.arithmetic import conv_output_size, transpose_axis
-    from unet_lib.convolution import conv_matrix, conv_transpose2d
+    from unet_lib.reference.arithmetic import conv_output_size, transpose_axis
+    from unet_lib.reference.convolution import conv_matrix, conv_transpose2d
 
     kernel = np.ones((3, 3))
     big, small = 4, conv_output_size(4, 3)
@@ -311,7 +299,7 @@ def transpose_conv_figure() -> DrawnFigure:
 
     Each input pixel contributes the kernel scaled by its value, placed at its own position
     (stride 1); the four copies add up to the output. Every copy is
-    :func:`~unet_lib.convolution.conv_transpose2d` of the image keeping that one pixel, and the
+    :func:`~unet_lib.reference.convolution.conv_transpose2d` of the image keeping that one pixel, and the
     output is ``conv_transpose2d`` of the whole input.
 
     Returns:
@@ -319,7 +307,7 @@ def transpose_conv_figure() -> DrawnFigure:
         (the input positions in order), ``partials`` (4, 3, 3): the scaled copies, and
         ``output`` (3, 3).
     """
-    from unet_lib.convolution import conv_transpose2d
+    from unet_lib.reference.convolution import conv_transpose2d
 
     x, kernel = TRANSPOSE_EXAMPLE_INPUT, TRANSPOSE_EXAMPLE_KERNEL
     output = conv_transpose2d(x, kernel)
@@ -372,9 +360,9 @@ def transpose_conv_padding_figure() -> DrawnFigure:
     crops one row and column from each side, leaving the 3x3 of the plain formula
     ``(i - 1) * s - 2p + k``; ``output_padding=1`` keeps one more row and column at the end,
     giving 4x4. Keras's ``padding="same"`` also gives 4x4, but crops the last row and column
-    instead of the first. Sizes come from :func:`~unet_lib.arithmetic.transpose_axis`,
-    crops from :func:`~unet_lib.convolution.transpose_geometry`, values from
-    :func:`~unet_lib.convolution.conv_transpose2d`.
+    instead of the first. Sizes come from :func:`~unet_lib.reference.arithmetic.transpose_axis`,
+    crops from :func:`~unet_lib.reference.convolution.transpose_geometry`, values from
+    :func:`~unet_lib.reference.convolution.conv_transpose2d`.
 
     Returns:
         A :class:`DrawnFigure` whose data holds ``input``, ``kernel``, ``stride``, ``padding``,
@@ -382,8 +370,8 @@ def transpose_conv_padding_figure() -> DrawnFigure:
         cropped at the top and left), ``keras_same_crop_start``, and the sizes ``full_size``,
         ``plain_size`` (no output_padding), ``output_size`` and ``keras_same_size``.
     """
-    from unet_lib.arithmetic import transpose_axis
-    from unet_lib.convolution import conv_transpose2d, transpose_geometry
+    from unet_lib.reference.arithmetic import transpose_axis
+    from unet_lib.reference.convolution import conv_transpose2d, transpose_geometry
 
     x, kernel = PADDING_EXAMPLE_INPUT, PADDING_EXAMPLE_KERNEL
     stride, padding, output_padding = (PADDING_EXAMPLE[key] for key in ("stride", "padding", "output_padding"))
@@ -638,7 +626,7 @@ def encoder_decoder_shapes(image_size=(96, 128), channels=3, n_filters=32, depth
 
     Each encoder level keeps the size through its 3x3 "same" convolutions and halves it with a
     2x2 max-pool (stride 2); each decoder level doubles it with a 3x3 stride-2 "same" transposed
-    convolution, as :func:`unet_lib.model.unet_model` does.
+    convolution, as :func:`unet_lib.reference.model.unet_model` does.
 
     Args:
         image_size: ``(H, W)`` of the input.
@@ -658,7 +646,7 @@ def encoder_decoder_shapes(image_size=(96, 128), channels=3, n_filters=32, depth
         >>> dict(encoder_decoder_shapes((32, 32), depth=1, n_filters=4))["bottleneck"]
         (16, 16, 8)
     """
-    from unet_lib.arithmetic import conv_output_size, transpose_axis
+    from unet_lib.reference.arithmetic import conv_output_size, transpose_axis
 
     height, width = image_size
     stages = [("input", (height, width, channels))]
@@ -857,14 +845,14 @@ def unet_figure(build_model=None) -> DrawnFigure:
     model's defaults), so the figure follows the code.
 
     Args:
-        build_model: builds the U-Net with the stage names of :func:`unet_lib.model.unet_model`;
+        build_model: builds the U-Net with the stage names of :func:`unet_lib.reference.model.unet_model`;
             ``None`` for that reference (an exercise in the student copy, where the figure is drawn already).
 
     Returns:
         A :class:`DrawnFigure` whose data holds ``config``, ``n_params`` (the model's parameter
         count), and ``shapes``: layer name -> ``(H, W, C)`` for every layer whose shape is drawn.
     """
-    from unet_lib import model as reference_model
+    from unet_lib.reference import model as reference_model
 
     config = UNET_CONFIG
     depth = config["depth"]
