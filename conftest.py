@@ -12,6 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 SYSTEM_PACKAGES = {
     "chromium": ("chromium", "the browser tests"),
     "bwrap": ("bubblewrap", "the grading sandbox tests"),
@@ -20,6 +22,7 @@ SYSTEM_PACKAGES = {
 """Command -> (the Debian package that installs it, the tests that need it)."""
 
 
+@pytest.hookimpl(trylast=True)  # after the durations: the run's last lines
 def pytest_terminal_summary(terminalreporter, config):
     """Say which tier did not run and which tests a missing system package skipped; name the screenshots."""
     screenshots = Path(__file__).parent / "test-artifacts" / "browser"
