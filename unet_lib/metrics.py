@@ -204,8 +204,7 @@ def boundary_band(y_true, band_width: int = 2) -> np.ndarray:
     y_true = np.asarray(y_true)
     if y_true.ndim not in (2, 3) or not np.issubdtype(y_true.dtype, np.integer):
         raise ValueError(f"y_true must be integer labels (H, W) or (N, H, W), got {y_true.dtype} {y_true.shape}")
-    if isinstance(band_width, bool) or not isinstance(band_width, (int, np.integer)) or band_width < 1:
-        raise ValueError(f"band_width must be a positive integer (pixels), got {band_width!r}")
+    check_positive_int("band_width", band_width)
     labels = y_true if y_true.ndim == 3 else y_true[None]
     # Smallest and largest label in each square window, one axis at a time (min over rows of the minima
     # over columns). Edge padding repeats the border pixels, so the image border never looks like an edge.

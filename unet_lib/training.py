@@ -243,9 +243,7 @@ class EpochProgress(keras.callbacks.Callback):
 
     def __init__(self, epochs: int, prefix: str = ""):
         super().__init__()
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        self.epochs, self.prefix = epochs, prefix
+        self.epochs, self.prefix = check_positive_int("epochs", epochs), prefix
         self._epoch_started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
