@@ -47,6 +47,9 @@ def _run_harness(tmp_path: Path, cells: list[str], function: str, cases: list[di
     (package / "checks").mkdir(parents=True, exist_ok=True)
     (package / "checks" / "__init__.py").write_text("")
     (package / "_private.py").write_text("SCALE = 2\n")
+    # The package exports names of its private modules (as unet_lib exports keras) and of the others.
+    (package / "__init__.py").write_text('_EXPORTS = {"SCALE": "fakelib._private", "train": "fakelib.training"}\n'
+                                         'raise SystemExit("the package itself never runs while grading")\n')
     job = {"cells": cells, "package": "fakelib", "library_dir": str(tmp_path / "library"),
            "exercises": [{"name": function, "function": function, "kind": "call", "cases": cases}]}
     (tmp_path / "job.json").write_text(plain_data.dumps(job))
@@ -67,6 +70,15 @@ def test_the_harness_defines_the_answer_from_its_cell_helpers_and_constants_and_
     assert list(reply["results"]["triple"][0]) == ["value"], reply
     np.testing.assert_array_equal(reply["results"]["triple"][0]["value"], [0, 3, 6])
     assert reply["problems"] == []
+
+
+def test_what_the_package_exports_from_its_private_modules_is_real_and_the_rest_a_stand_in(tmp_path):
+    # Lessons import Keras as `from unet_lib import keras` (unet_lib._keras): an answer needs the real one.
+    cells = ["from fakelib import SCALE, train\ndef scaled(x):\n    return x * SCALE",
+             "def trained(x):\n    return train(x)"]
+    case = [{"label": "one", "args": (3,), "kwargs": {}}]
+    assert _run_harness(tmp_path, cells, "scaled", case)["results"]["scaled"] == [{"value": 6}]
+    assert _run_harness(tmp_path, cells, "trained", case)["results"]["trained"][0]["raised"] == "LibraryNotAvailable"
 
 
 def test_an_answer_that_calls_the_library_gets_an_error_not_its_answer(tmp_path):

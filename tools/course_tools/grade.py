@@ -172,9 +172,8 @@ def _harness_library(student_package: Path, into: Path) -> None:
     target = into / student_package.name
     shutil.copytree(student_package / "checks", target / "checks",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for module in student_package.glob("_*.py"):
-        if module.name != "__init__.py":
-            shutil.copyfile(module, target / module.name)
+    for module in student_package.glob("_*.py"):  # with __init__.py, whose exports the harness reads
+        shutil.copyfile(module, target / module.name)
     for path in [into, *into.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
 

@@ -16,7 +16,8 @@ How the functions come to exist, without running the lesson:
   stand-in that raises :class:`LibraryNotAvailable` when called, so an answer that calls the library
   gets nothing from it. Only the package's private helper modules (``_keras`` and the like, which
   compute no answers) and its ``checks`` (the student copy's, to summarise a Keras model layer by
-  layer) are real; the job's ``library_dir`` holds just those files.
+  layer) are real, and so are the names the package exports from them (``from unet_lib import keras``);
+  the job's ``library_dir`` holds just those files and the package's ``__init__.py``, read, never run.
 """
 
 from __future__ import annotations
@@ -64,10 +65,35 @@ class _Unavailable:
 
 
 class _StandInModule(types.ModuleType):
+    real_exports: dict = {}
+    """Name -> module, for the names the package exports from its real modules (``keras`` from ``_keras``)."""
+
     def __getattr__(self, attribute: str):
         if attribute.startswith("__"):
             raise AttributeError(attribute)
+        if attribute in self.real_exports:
+            return getattr(importlib.import_module(self.real_exports[attribute]), attribute)
         return _Unavailable(f"{self.__name__}.{attribute}")
+
+
+def _real_exports(package: str, package_dir: str) -> dict[str, str]:
+    """The names the package's ``__init__.py`` exports (its ``_EXPORTS = {name: module}``, read, never run) from a
+    private module or its ``checks``: the modules that are real here."""
+    try:
+        with open(os.path.join(package_dir, "__init__.py"), encoding="utf-8") as file:
+            tree = ast.parse(file.read())
+    except (OSError, SyntaxError):
+        return {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] == ["_EXPORTS"]:
+            try:
+                exports = ast.literal_eval(node.value)
+            except ValueError:
+                return {}
+            return {name: module for name, module in exports.items() if isinstance(module, str)
+                    and module.startswith(package + ".")
+                    and (module.split(".")[1].startswith("_") or module.split(".")[1] == "checks")}
+    return {}
 
 
 class _LibraryStandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -89,6 +115,8 @@ class _LibraryStandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec):
         module = _StandInModule(spec.name)
         module.__path__ = list(spec.submodule_search_locations or [])
+        if spec.name == self.package:
+            module.real_exports = _real_exports(self.package, self.package_dir)
         return module
 
     def exec_module(self, module):
