@@ -131,6 +131,10 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         shell.run_cell("def fit():\n    raise NotImplementedError('use fit_generator')\n")
         shell.run_cell("fit()")
         with_message = capsys.readouterr().out
+        shell.run_cell("from my_unet import unet_model")  # the answers an earlier lesson saves, not saved here
+        not_saved = capsys.readouterr().out
+        shell.run_cell("import no_such_module_anywhere")
+        other_module = capsys.readouterr().out
     finally:
         InteractiveShell.clear_instance()
     assert unwritten.strip().splitlines() == [
@@ -143,6 +147,10 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
     assert "name 'unions' is not defined" in typo and "not defined yet" not in typo  # Python's own, traceback
     assert "__getitem__" in library and "NotImplementedError" in library and "not written yet" not in library
     assert "use fit_generator" in with_message and "not written yet" not in with_message
+    assert not_saved.strip().splitlines()[0] == (
+        "\x1b[31m✗ my_unet.py is not beside this lesson yet: the lessons before this one save your answers there "
+        "(their save_answers cells); run them first.\x1b[0m")
+    assert "ModuleNotFoundError" in other_module and "Traceback" in other_module
 
 
 def test_outside_ipython_reporting_unwritten_exercises_does_nothing():
@@ -158,3 +166,30 @@ def test_outside_ipython_reporting_unwritten_exercises_does_nothing():
     except ImportError:
         return
     assert get_ipython() is None  # and no IPython shell was started to install a handler in
+
+
+def test_save_answers_writes_the_functions_without_solution_markers_and_keeps_earlier_ones(tmp_path):
+    import importlib.util
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from unet_lib import save_answers
+
+    shell = InteractiveShell.instance()
+    try:  # functions defined in notebook cells, as a learner's are
+        shell.run_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\n\n"
+                       "def triple(x):\n    return 3 * x\n")
+        double, triple = shell.user_ns["double"], shell.user_ns["triple"]
+    finally:
+        InteractiveShell.clear_instance()
+    path = save_answers(double, folder=tmp_path)
+    assert path == tmp_path / "my_unet.py" and "### BEGIN SOLUTION" not in path.read_text()
+    save_answers(triple, folder=tmp_path)  # a later lesson adds its own
+    save_answers(double, folder=tmp_path)  # and saving again replaces, never duplicates
+    assert path.read_text().count("def double(") == 1 and "def triple(" in path.read_text()
+    spec = importlib.util.spec_from_file_location("my_unet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (module.double(2), module.triple(2)) == (4, 6)
+    with pytest.raises(ValueError, match="functions must be functions you defined, got <built-in function len>"):
+        save_answers(len, folder=tmp_path)

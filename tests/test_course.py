@@ -130,3 +130,15 @@ def test_the_lesson_import_check_sees_private_and_submodule_imports(tmp_path):
                                                        (1, "unet_lib", "set_seed"), (1, "unet_lib.training",
                                                                                      "CPU_CONFIG"),
                                                        (2, "unet_lib", ""), (2, "unet_lib", "GPU_ADVICE")]
+
+
+def test_the_readme_table_of_exercises_is_the_declarations(repo_root):
+    from course_tools.exercises import discover_exercises
+
+    readme = (repo_root / "README.md").read_text()
+    rows = re.findall(r"^\| (\d\d) \| `(\w+)` \| (\d+) \|$", readme, re.MULTILINE)
+    declared = sorted((exercise.lessons[0][:2], name, str(exercise.points))
+                      for name, exercise in discover_exercises(repo_root / "unet_lib").items())
+    assert sorted(rows) == declared
+    total = sum(int(points) for _, _, points in rows)
+    assert f"each graded in one lesson, {total} points in all" in readme

@@ -224,6 +224,8 @@ def test_course_release_holds_no_solution_line_no_tooling_and_its_checks_work():
     assert looked_for > 0 and leaked == []
     # The instructor's tools stay home: no course_tools, and no module of the library that speaks of them.
     assert not (release / "tools").exists() and not list(release.rglob("course_tools*"))
+    # Nor the solved lessons' answers that an nbgrader assignment is given: each learner saves their own.
+    assert not list(release.rglob("my_unet.py"))
     tooling = re.compile(r"bwrap|bubblewrap|cgroup|autograde|generate_assignment|import course_tools")
     assert [path.name for path in (release / "unet_lib").rglob("*.py") if tooling.search(path.read_text())] == []
     manifest = json.loads((release / MANIFEST).read_text())
@@ -538,3 +540,22 @@ def test_a_blank_student_copy_run_top_to_bottom_says_only_what_is_not_written_ye
     assert errors, "a blank lesson with exercises stops somewhere"
     others = [error for error in errors if error[1] not in ("ExerciseNotWritten", "NameNotDefinedYet")]
     assert others == [], others
+
+
+def test_an_nbgrader_lesson_is_given_the_earlier_lessons_answers_it_imports(tmp_path):
+    # Graded one by one, lesson 03's assignment cannot count on lesson 02's folder: it is given my_unet.py, the
+    # decoder step the solved lesson 02 saves; lessons 04 and 05 get lesson 03's three functions. Students'
+    # own copies (the release, the workbook) get none: there the lessons save each learner's own.
+    build_nbgrader_course(tmp_path / "course", REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
+    given = {folder.name: folder / "my_unet.py" for folder in sorted((tmp_path / "course" / "source").iterdir())}
+    assert [name for name, path in given.items() if path.exists()] == ["03_unet", "04_your_own_data", "05_real_world"]
+    defined = {name: re.findall(r"^def (\w+)\(", path.read_text(), re.MULTILINE) for name, path in given.items()
+               if path.exists()}
+    u_net = ["upsampling_block", "conv_block", "unet_model"]
+    assert defined == {"03_unet": ["upsampling_block"], "04_your_own_data": u_net, "05_real_world": u_net}
+    assert "### BEGIN SOLUTION" not in given["04_your_own_data"].read_text()
+    program = ("import sys; sys.path.insert(0, sys.argv[1])\nfrom my_unet import unet_model\n"
+               "from unet_lib import check_unet_model\ncheck_unet_model(unet_model)")
+    completed = subprocess.run([sys.executable, "-c", program, str(given["04_your_own_data"].parent)],
+                               capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+    assert completed.returncode == 0 and "all 3 cases match" in completed.stdout, completed.stderr[-2000:]

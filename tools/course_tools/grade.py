@@ -201,6 +201,9 @@ class _Submission:
         job.chmod(0o755)
         package = self.grading["package"]
         _harness_library(self.source / package, job / "library")
+        for given in self.source.glob("*.py"):  # the answers of earlier lessons this one imports (my_unet.py)
+            shutil.copyfile(given, job / "library" / given.name)
+            (job / "library" / given.name).chmod(0o644)
         exercises = [{"name": entry["exercise"], "function": self.grading["exercises"][entry["exercise"]]["function"],
                       "kind": self.grading["exercises"][entry["exercise"]]["kind"],
                       "cases": [{"label": case["label"], "args": case["args"], "kwargs": case["kwargs"]}
@@ -232,7 +235,8 @@ class _Submission:
         job.chmod(0o755)
         notebook = {**self.notebook, "cells": [{**cell, "outputs": []} if cell["cell_type"] == "code" else cell
                                                for cell in self.notebook["cells"]]}
-        _write_files(job, {"notebook.ipynb": json.dumps(notebook), "run.py": Path(sandbox_notebook.__file__)})
+        _write_files(job, {"notebook.ipynb": json.dumps(notebook), "run.py": Path(sandbox_notebook.__file__),
+                           **{f"given-{path.name}": path for path in self.source.glob("*.py")}})
         here = f"/sandbox/{self.lesson}"
         binds = [(folder, f"{here}/{folder.name}") for folder in sorted(self.source.iterdir()) if folder.is_dir()]
         ran = self._run(cgroup, job, [sys.executable, "-I", "/sandbox-job/run.py", "/sandbox-job/notebook.ipynb",

@@ -51,6 +51,7 @@ from course_tools.exercises import (
     solution_regions,
     strip_solutions,
 )
+from unet_lib.answers import ANSWERS_MODULE
 
 MANIFEST = "release.json"
 GRADING = "grading.json"
@@ -382,6 +383,50 @@ def record_grading(package_dir: Path, lessons: dict[str, list]) -> str:
                        "exercises": json.loads(completed.stdout.splitlines()[-1])}, separators=(",", ":"))
 
 
+def given_answers(lessons: dict[str, list], lesson: str, package_dir: Path) -> str | None:
+    """The ``my_unet.py`` an nbgrader assignment of ``lesson`` is given, or ``None`` if the lesson imports none.
+
+    A lesson after the one that saves a learner's answers (``save_answers(upsampling_block, ...)``) imports them
+    from ``my_unet``. Graded one by one, its assignment cannot count on a student's earlier folder: it is given the
+    module the solved lessons save, each function's source taken from the answer cell of the lesson that grades it.
+
+    Args:
+        lessons: lesson file name -> its cells (solved).
+        lesson: the lesson file name.
+        package_dir: the instructor's package.
+    """
+    from unet_lib.answers import answers_module_source
+
+    def code(cells):
+        return [cell.source for cell in cells if cell.cell_type == "code"]
+
+    def parsed(source):
+        try:
+            return ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                       for line in source.splitlines()))
+        except SyntaxError:
+            return ast.Module(body=[], type_ignores=[])
+
+    if not any(isinstance(node, ast.ImportFrom) and node.module == ANSWERS_MODULE
+               for source in code(lessons[lesson]) for node in ast.walk(parsed(source))):
+        return None
+    saved = [argument.id for name in sorted(lessons) if name < lesson for source in code(lessons[name])
+             for node in ast.walk(parsed(source)) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", None) == "save_answers" for argument in node.args
+             if isinstance(argument, ast.Name)]
+    exercises = discover_exercises(package_dir)
+    sources = {}
+    for function in dict.fromkeys(saved):
+        exercise = next(e for e in exercises.values() if e.function.rsplit(".", 1)[1] == function)
+        graded_in = next(name for name in lessons if Path(name).stem in exercise.lessons)
+        found = next(found for found in lesson_exercises(lessons[graded_in], exercises, graded_in)
+                     if found.exercise == exercise.name)
+        answer = lessons[graded_in][found.solution_cell].source
+        sources[function] = next(ast.get_source_segment(answer, node) for node in parsed(answer).body
+                                 if isinstance(node, ast.FunctionDef) and node.name == function)
+    return answers_module_source(sources)
+
+
 def python_literal(value) -> str:
     """Python source that evaluates to ``value`` (plain data: None, bools, numbers, strings, tuples, lists, dicts
     with such keys, NumPy arrays and scalars), given ``import numpy as np``.
@@ -507,6 +552,9 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
                 (folder / "media").mkdir(exist_ok=True)
                 shutil.copy2(media_dir / figure, folder / "media" / figure)
             nbformat.write(notebook, folder / name)
+            given = given_answers({lesson: notebooks[lesson].cells for lesson in notebooks}, name, package_dir)
+            if given is not None:
+                (folder / f"{ANSWERS_MODULE}.py").write_text(given, encoding="utf-8")
             assignments[Path(name).stem] = {"notebook": name, "figures": figures}
         if earlier is not None and NBGRADER_ASSIGNMENTS not in earlier:
             shutil.rmtree(out_dir)  # a student release: every file in it is ours

@@ -1,13 +1,13 @@
 """Run a submission's notebook for its feedback, inside the grading sandbox, and print it executed.
 
-Run by :mod:`course_tools.grade` in a sandbox of its own (:mod:`course_tools.sandbox`) as
-``python -I run.py NOTEBOOK NAME CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson
-finds the student copy of the library and its figures; the notebook is copied there as ``NAME`` first, where
-the lesson expects to be. nbclient runs every cell with a kernel that lives
-in the same sandbox: a cell past ``CELL_SECONDS`` is interrupted and the next one runs; an error is kept
-as an output and the next cell runs; a kernel that dies ends the run with what ran so far. Each output's
-text and images are cut to ``MAX_OUTPUT_BYTES`` in all. Points never come from here: the grader scores
-the functions with :mod:`course_tools.sandbox_harness`. The executed notebook is printed as JSON.
+Run by :mod:`course_tools.grade` in a sandbox of its own (:mod:`course_tools.sandbox`) as ``python -I run.py
+NOTEBOOK NAME CELL_SECONDS MAX_OUTPUT_BYTES``, in the folder where the lesson finds the student copy of the library
+and its figures; the notebook is copied there as ``NAME`` first, where the lesson expects to be, with the job's
+``given-*`` files (the earlier lessons' answers it imports). nbclient runs every cell with a kernel that lives in
+the same sandbox: a cell past ``CELL_SECONDS`` is interrupted and the next one runs; an error is kept as an output
+and the next cell runs; a kernel that dies ends the run with what ran so far. Each output's text and images are cut
+to ``MAX_OUTPUT_BYTES`` in all. Points never come from here: the grader scores the functions with
+:mod:`course_tools.sandbox_harness`. The executed notebook is printed as JSON.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ def main(notebook_path: str, name: str, cell_seconds: str, max_bytes: str) -> No
     os.dup2(2, 1)
     notebook = nbformat.read(notebook_path, as_version=4)
     nbformat.write(notebook, os.path.basename(name))
+    job = os.path.dirname(os.path.abspath(notebook_path))
+    for given in sorted(os.listdir(job)):  # earlier lessons' answers the lesson imports (my_unet.py), writable here
+        if given.startswith("given-"):
+            with open(os.path.join(job, given), "rb") as source, open(given[len("given-"):], "wb") as copy:
+                copy.write(source.read())
     client = NotebookClient(notebook, timeout=int(cell_seconds), interrupt_on_timeout=True, allow_errors=True,
                             kernel_name="python3", resources={"metadata": {"path": os.getcwd()}})
     try:

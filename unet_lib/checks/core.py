@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from unet_lib.answers import ANSWERS_MODULE
+
 
 class CheckFailed(AssertionError):
     """The learner's answer differs from the reference; the message says how."""
@@ -47,6 +49,7 @@ def report_unwritten_exercises() -> None:
 
     - a bare ``NotImplementedError()`` (an exercise's stub, met in any cell that uses it) reads
       "<function>: not written yet", naming the function whose stub raised it;
+    - importing ``my_unet`` before an earlier lesson saved your answers to it reads that it is not there yet;
     - a ``NameError`` of a name the cell itself uses reads "<name> is not defined yet", with the likely
       reason: the cell above that defines it stopped at an exercise not written yet, or has not run.
 
@@ -69,6 +72,10 @@ def report_unwritten_exercises() -> None:
             # An exercise's stub: a bare `raise NotImplementedError()` in a function (a library's own, in a
             # method such as __getitem__ or with a message, keeps its traceback).
             shown = ExerciseNotWritten(not_written_message(raised_in))
+        elif isinstance(error, ModuleNotFoundError) and error.name == ANSWERS_MODULE:
+            # A later lesson imports the answers an earlier one saved (unet_lib.save_answers), not saved yet here.
+            shown = ExerciseNotWritten(f"{ANSWERS_MODULE}.py is not beside this lesson yet: the lessons before this "
+                                       "one save your answers there (their save_answers cells); run them first.")
         elif isinstance(error, NameError) and raised_in == "<module>":
             # A name the cell itself uses (a name missing inside a function is a bug there: its traceback shows it).
             name = getattr(error, "name", None) or error
@@ -80,7 +87,7 @@ def report_unwritten_exercises() -> None:
         # Shown as an error (a notebook runner sees the cell fail), in the shown error's one-line rendering.
         shell.showtraceback((type(shown), shown, traceback), tb_offset)
 
-    shell.set_custom_exc((NotImplementedError, NameError), one_line)
+    shell.set_custom_exc((NotImplementedError, NameError, ModuleNotFoundError), one_line)
 
 
 def not_written_message(exercise: str) -> str:

@@ -24,15 +24,15 @@ from unet_lib.reference.model import conv_block, unet_model, upsampling_block
 
 # Each exercise, declared once (see unet_lib/checks/masks.py). "kind" says how grading calls the function: on
 # keras.Input tensors of each case's input_shapes ("block") or with its keyword arguments ("model"), and then
-# summarises the Keras model built, layer by layer. The lessons that build a U-Net from the blocks ask for them
-# again, and grade them again.
+# summarises the Keras model built, layer by layer. Later lessons import the learner's own from my_unet.py
+# (unet_lib.save_answers), ungraded.
 GRADED = {
     "conv_block": {"function": "unet_lib.reference.model.conv_block", "kind": "block", "points": 2,
-                   "lessons": ["03_unet", "04_your_own_data", "05_real_world"]},
+                   "lessons": ["03_unet"]},
     "upsampling_block": {"function": "unet_lib.reference.model.upsampling_block", "kind": "block", "points": 2,
-                         "lessons": ["02_skip_connections", "03_unet", "04_your_own_data", "05_real_world"]},
+                         "lessons": ["02_skip_connections"]},
     "unet_model": {"function": "unet_lib.reference.model.unet_model", "kind": "model", "points": 3,
-                   "lessons": ["03_unet", "04_your_own_data", "05_real_world"]},
+                   "lessons": ["03_unet"]},
 }
 
 LayerRow = tuple[str, tuple, int, str]
