@@ -512,6 +512,30 @@ def test_one_submission_stops_no_other_and_every_row_is_written(graded):
     assert "Score: 1 / 1" in feedback and "<script" not in feedback
 
 
+def test_a_keras_lesson_given_an_earlier_lessons_answers_gets_its_points_solved_and_none_blank(tmp_path):
+    """Lesson 03: its answers import Keras from unet_lib (real in the sandbox, not a stand-in) and lesson 02's
+    decoder step from the my_unet.py the course gives it; the class above (lessons 00 and 01) has neither."""
+    from course_tools.grade import Limits, grade
+    from course_tools.release import build_nbgrader_course
+
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    for lesson in ("02_skip_connections.ipynb", "03_unet.ipynb"):
+        shutil.copy(REPO_ROOT / "lessons" / lesson, lessons / lesson)
+    build_nbgrader_course(tmp_path / "course", lessons, REPO_ROOT / "unet_lib")
+    solved = json.loads((tmp_path / "course" / "source" / "03_unet" / "03_unet.ipynb").read_text())
+    for student, notebook in (("solved", solved), ("blank", _blank(solved))):
+        (tmp_path / "submissions" / student).mkdir(parents=True)
+        (tmp_path / "submissions" / student / "03_unet.ipynb").write_text(json.dumps(notebook))
+    rows = {(row.student, row.lesson): row for row in grade(tmp_path / "course", tmp_path / "submissions",
+                                                             tmp_path / "grades.csv", Limits(), workers=2)}
+    assert (rows["solved", "03_unet"].points, rows["solved", "03_unet"].max_points) == (5.0, 5.0), \
+        rows["solved", "03_unet"]
+    assert rows["blank", "03_unet"].points == 0.0
+    feedback = (tmp_path / "course" / "feedback" / "blank" / "03_unet" / "03_unet.html").read_text()
+    assert "not written yet" in feedback
+
+
 def test_a_killed_submissions_orphans_are_reaped_and_its_cgroup_removed():
     # What a killed kernel leaves: a process whose parent died (given to the nearest "child subreaper", else to
     # PID 1, which in a container may never reap it), killed while an orphan. Nothing of it may stay.
