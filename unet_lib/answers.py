@@ -23,7 +23,9 @@ from unet_lib import keras
 '''
 """What the module starts with: the imports an answer of the course may use."""
 
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+"""The lines around an exercise's answer in a lesson cell (nbgrader's markers); the course's tools use these too."""
 
 
 def answers_module_source(functions: dict[str, str]) -> str:
@@ -32,7 +34,7 @@ def answers_module_source(functions: dict[str, str]) -> str:
     Lines that are only a solution marker are left out.
     """
     bodies = ["\n".join(line for line in textwrap.dedent(source).rstrip().splitlines()
-                        if line.strip() not in SOLUTION_MARKERS) for source in functions.values()]
+                        if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)) for source in functions.values()]
     return HEADER + "".join(f"\n\n{body}\n" for body in bodies)
 
 

@@ -11,10 +11,9 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from unet_lib.answers import BEGIN_SOLUTION, END_SOLUTION
 from unet_lib.course import LESSON_NAME
 
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
-END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")

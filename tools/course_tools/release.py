@@ -480,7 +480,7 @@ def hidden_tests(check_call: str, exercise: str, grading: dict) -> str:
         cases.append(f"    Case({case['label']!r}, {python_literal(case['args'])}, {answer}, "
                      f"{python_literal(case['kwargs'])}),")
     return "\n".join([BEGIN_HIDDEN_TESTS, "# Graded, not shown: the hidden cases, with the reference's answers.",
-                      "import numpy as np  # noqa: E402", f"from {grading['package']}.checks.core import Case, Raises",
+                      "import numpy as np", f"from {grading['package']}.checks.core import Case, Raises",
                       "", f"{call.func.id}({learner}, cases=[", *cases, "])", END_HIDDEN_TESTS])
 
 
@@ -496,6 +496,9 @@ def build_nbgrader_course(out_dir: str | Path, lessons_dir: str | Path | None = 
     answer cannot borrow the reference, and ``autograde`` puts the instructor's copy of every file back over what a
     student handed in. ``generate_assignment`` and ``generate_feedback`` copy the folder's files along, so the
     figures show in the students' copies and in the HTML feedback.
+
+    A lesson that imports the answers earlier lessons save (``from my_unet import ...``) is given the ``my_unet.py``
+    the solved lessons save (:func:`given_answers`): graded on its own, it cannot count on a student's earlier work.
 
     ``grading.json`` holds what ``python -m course_tools grade`` compares: every visible and hidden case of each
     lesson's exercises with the reference's answer (:func:`record_grading`).
