@@ -193,3 +193,34 @@ def test_save_answers_writes_the_functions_without_solution_markers_and_keeps_ea
     assert (module.double(2), module.triple(2)) == (4, 6)
     with pytest.raises(ValueError, match="functions must be functions you defined, got <built-in function len>"):
         save_answers(len, folder=tmp_path)
+
+
+def test_a_common_mistake_is_named_in_words():
+    from unet_lib.checks import check_conv_transpose_output_size
+
+    def without_output_padding(i, k, stride=1, padding=0, output_padding=None):
+        return (i - 1) * stride - 2 * padding + k if isinstance(padding, int) else i * stride
+
+    def cropping_once(i, k, stride=1, padding=0, output_padding=None):
+        return (i - 1) * stride - padding + k + (output_padding or 0) if isinstance(padding, int) else i * stride
+
+    for answer, mistake in ((without_output_padding, "leaving out output_padding"),
+                            (cropping_once, "cropping the padding p once")):
+        with pytest.raises(CheckFailed, match=f"This is what {mistake}.* gives.\nexpected"):
+            check_conv_transpose_output_size(answer)
+
+
+def test_a_named_mistake_survives_recording(tmp_path, monkeypatch):
+    # A student copy reads its cases back from the recorded file: the mistakes must come back with them.
+    import pickle
+
+    from unet_lib.checks import core
+    from unet_lib.checks.transpose import conv_transpose_output_size_cases
+
+    cases = conv_transpose_output_size_cases()
+    record = {"cases": [{"label": c.label, "args": c.args, "kwargs": c.kwargs, "expected": c.expected,
+                         "mistakes": c.mistakes} for c in cases]}
+    (tmp_path / "conv_transpose_output_size.pkl").write_bytes(pickle.dumps(record))
+    monkeypatch.setattr(core, "RECORDED_DIR", tmp_path)
+    assert core.recorded_cases("conv_transpose_output_size") == cases
+    assert any(case.mistakes for case in cases)

@@ -33,12 +33,12 @@ def record(spec: dict) -> dict[str, dict]:
         cases = getattr(module, f"{name}_cases")()
         for case in cases:
             try:
-                plain_data.encode((case.args, case.kwargs, case.expected))
+                plain_data.encode((case.args, case.kwargs, case.expected, case.mistakes))
             except plain_data.NotPlainData as error:
                 raise ValueError(f"{module_name}.{name}_cases() case {case.label!r}: cases must hold plain data "
                                  f"to be recorded, got {error}") from None
         record_data = {"cases": [{"label": c.label, "args": tuple(c.args), "kwargs": dict(c.kwargs),
-                                  "expected": c.expected} for c in cases]}
+                                  "expected": c.expected, "mistakes": dict(c.mistakes)} for c in cases]}
         with (out / f"{name}.pkl").open("wb") as file:
             pickle.dump(record_data, file, protocol=4)
         summaries[name] = {"n_cases": len(cases)}

@@ -105,12 +105,15 @@ class Case:
         args: positional arguments passed to the learner's function.
         expected: the reference answer (an array, a number, a tuple...).
         kwargs: keyword arguments passed to the learner's function.
+        mistakes: what a common mistake gives on this case, ``{"what the mistake is, in words": answer}``:
+            an answer that differs from ``expected`` but equals one of these is told which mistake it is.
     """
 
     label: str
     args: tuple
     expected: Any
     kwargs: dict = dataclasses.field(default_factory=dict)
+    mistakes: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,8 +252,18 @@ def verify(
         got = learner_answer(title, learner_function, case)
         difference = describe_difference(got, case.expected, rtol=rtol, atol=atol)
         if difference is not None:
-            raise CheckFailed(case_differs_message(title, case.label, difference))
+            mistake = named_mistake(got, case, rtol=rtol, atol=atol)
+            raise CheckFailed(case_differs_message(title, case.label, difference if mistake is None
+                                                   else f"{mistake}\n{difference}"))
     print(f"✓ {title}: all {len(cases)} cases match the reference.")
+
+
+def named_mistake(got: Any, case: Case, *, rtol: float = 1e-5, atol: float = 1e-6) -> str | None:
+    """The common mistake (a key of ``case.mistakes``) whose answer ``got`` is, or ``None``."""
+    for mistake, answer in case.mistakes.items():
+        if describe_difference(got, answer, rtol=rtol, atol=atol) is None:
+            return f"This is what {mistake} gives."
+    return None
 
 
 def _verify_raises(title: str, learner_function: Callable[..., Any], case: Case) -> None:
@@ -375,4 +388,5 @@ def recorded_cases(exercise: str) -> list[Case]:
         raise ValueError(f"exercise must be one recorded with this release, got {exercise!r} (no {path})")
     with path.open("rb") as file:
         record = pickle.load(file)
-    return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"])) for c in record["cases"]]
+    return [Case(c["label"], tuple(c["args"]), c["expected"], dict(c["kwargs"]), dict(c.get("mistakes", {})))
+            for c in record["cases"]]
