@@ -36,24 +36,25 @@ def conv_transpose_output_size_cases() -> list[Case]:
         ("i=3, k=4, stride 2, padding='valid', output_padding 1", (3, 4),
          {"stride": 2, "padding": "valid", "output_padding": 1}),
     ]
+    # The usual slips, here in the cases' body: a student copy replaces this body with the recorded answers, so
+    # the slips' formulas (one term away from the answer) are not shown there.
+    def output_size_mistakes(i: int, k: int, stride: int = 1, padding: int | str = 0,
+                              output_padding: int | None = None) -> dict[str, int]:
+        """What the usual slips give for one case: the convolution's formula run backwards without its terms."""
+        extra = output_padding or 0
+        mistakes = {"the convolution's formula (i - k + 2p) / s + 1, not the transposed one": (
+            (i - k + 2 * (padding if isinstance(padding, int) else 0)) // stride + 1)}
+        if isinstance(padding, int):
+            mistakes["cropping the padding p once, not from both sides (2p)"] = (i - 1) * stride - padding + k + extra
+            mistakes["an off-by-one: i * s instead of (i - 1) * s"] = i * stride - 2 * padding + k + extra
+            if extra:
+                mistakes["leaving out output_padding"] = (i - 1) * stride - 2 * padding + k
+        elif padding == "same" and output_padding is not None:
+            mistakes['i * s for "same" although output_padding is given'] = i * stride
+        return mistakes
+
     return [Case(label, args, conv_transpose_output_size(*args, **kwargs), kwargs,
-                 _output_size_mistakes(*args, **kwargs)) for label, args, kwargs in inputs]
-
-
-def _output_size_mistakes(i: int, k: int, stride: int = 1, padding: int | str = 0,
-                          output_padding: int | None = None) -> dict[str, int]:
-    """What the usual slips give for one case: the convolution's formula run backwards without its terms."""
-    extra = output_padding or 0
-    mistakes = {"the convolution's formula (i - k + 2p) / s + 1, not the transposed one": (
-        (i - k + 2 * (padding if isinstance(padding, int) else 0)) // stride + 1)}
-    if isinstance(padding, int):
-        mistakes["cropping the padding p once, not from both sides (2p)"] = (i - 1) * stride - padding + k + extra
-        mistakes["an off-by-one: i * s instead of (i - 1) * s"] = i * stride - 2 * padding + k + extra
-        if extra:
-            mistakes["leaving out output_padding"] = (i - 1) * stride - 2 * padding + k
-    elif padding == "same" and output_padding is not None:
-        mistakes['i * s for "same" although output_padding is given'] = i * stride
-    return mistakes
+                 output_size_mistakes(*args, **kwargs)) for label, args, kwargs in inputs]
 
 
 def conv_transpose_output_size_hidden_cases() -> list[Case]:
