@@ -163,7 +163,8 @@ def test_self_checks_pass_the_reference_and_explain_a_wrong_answer():
     def without_output_padding(i, k, stride=1, padding=0, output_padding=None):
         return (i - 1) * stride - 2 * padding + k if isinstance(padding, int) else i * stride
 
-    with pytest.raises(CheckFailed, match=r"output_padding 1' differs from the reference:\nexpected 4, got 3"):
+    with pytest.raises(CheckFailed, match=r"output_padding 1' differs from the reference:\n"
+                                          r"This is what leaving out output_padding gives.\nexpected 4, got 3"):
         check_conv_transpose_output_size(without_output_padding)
 
     def no_crop(x, kernel, stride=1, padding=0, output_padding=None):

@@ -100,10 +100,14 @@ def test_outcomes_are_compared_with_the_reference_and_a_hostile_outcome_is_a_wro
     assert "not written yet" in outcome_difference("call", {"raised": "NotImplementedError"}, expected)
     assert "ValueError" in outcome_difference("call", {"value": 1}, {"raised": "ValueError"})
     assert outcome_difference("call", {"raised": "ValueError", "message": "x"}, {"raised": "ValueError"}) is None
-    rows = {"value": {"returned_shapes": [(None, 4)], "layers": [("InputLayer", (None, 4), 0, "")]}}
-    for hostile in (None, [], {"value": {"layers": "all of them"}}, {"value": {"layers": [1, 2]}},
+    summary = {"shapes": [(4, 4, 2)], "params": 10, "outputs": [np.zeros(28)], "dropout": [], "weights": [],
+               "concatenations": [], "skip_used": None, "softmax": False}
+    assert outcome_difference("model", {"value": summary}, {"value": summary}) is None
+    for hostile in (None, [], {"value": {"layers": "all of them"}}, {"value": {**summary, "shapes": "all"}},
+                    {"value": {**summary, "outputs": [1, 2]}}, {"value": {**summary, "params": "many"}},
+                    {"value": {**summary, "outputs": [np.full(28, np.nan)]}},
                     {"not_plain": "a Liar"}, {"missing": "f"}, {"raised": ["list"]}):
-        assert outcome_difference("model", hostile, rows), hostile
+        assert outcome_difference("model", hostile, {"value": summary}), hostile
     grading = {"assignments": {"lesson": [{"exercise": "f", "points": 2}]},
                "exercises": {"f": {"kind": "call", "cases": [{"label": "one", "expected": {"value": 1}}] * 2}}}
     assert score(grading, "lesson", {"results": {"f": [{"value": 1}, {"value": 1}]}})[0].points == 2.0
@@ -120,11 +124,15 @@ def test_the_course_records_every_exercise_with_visible_and_hidden_cases():
                for name in ("00_setup.ipynb", "03_unet.ipynb", "04_your_own_data.ipynb")}
     grading = json.loads(record_grading(Path(__file__).parents[1] / "unet_lib", lessons))
     exercises = plain_data.decode(grading["exercises"])
-    assert grading["assignments"]["00_setup"] == [{"exercise": "one_hot", "points": 1}]
-    assert [entry["exercise"] for entry in grading["assignments"]["03_unet"]] == ["conv_block", "unet_model"]
-    assert grading["assignments"]["04_your_own_data"] == [{"exercise": "colour_mask_to_labels", "points": 2}]
+    assert grading["assignments"]["00_setup"] == [{"exercise": "one_hot", "points": 1},
+                                                  {"exercise": "predicted_upsampled_pixels", "points": 1}]
+    assert [entry["exercise"] for entry in grading["assignments"]["03_unet"]] == [
+        "conv_block", "unet_model", "receptive_field", "unpadded_unet_sizes"]
+    assert grading["assignments"]["04_your_own_data"] == [{"exercise": "binary_mask_to_labels", "points": 1},
+                                                          {"exercise": "median_frequency_weights", "points": 1},
+                                                          {"exercise": "colour_mask_to_labels", "points": 2}]
     assert len(exercises["one_hot"]["cases"]) == 6 and exercises["unet_model"]["kind"] == "model"
     unknown_colour = exercises["colour_mask_to_labels"]["cases"][-1]["expected"]
     assert unknown_colour["raised"] == "ValueError"
     mooc = exercises["unet_model"]["cases"][0]["expected"]["value"]
-    assert sum(row[2] for row in mooc["layers"]) == 8_640_471  # the MOOC's U-Net, parameter for parameter
+    assert mooc["params"] == 8_640_471 and mooc["shapes"] == [(96, 128, 23)]  # the MOOC's U-Net

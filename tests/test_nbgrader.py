@@ -187,6 +187,14 @@ REFERENCE_CALLS = {
     "conv_transpose2d_naive_answer": [
         "from unet_lib.reference.convolution import conv_transpose2d_naive as reference",
         "return reference(x, kernel, stride, padding, output_padding)"],
+    "conv_matrix_answer": ["from unet_lib.reference.convolution import conv_matrix as reference",
+                           "return reference(input_shape, kernel, stride, padding)"],
+    "insert_zeros_answer": ["from unet_lib.reference.convolution import insert_zeros as reference",
+                            "return reference(x, stride)"],
+    "predicted_upsampled_pixels_answer": [
+        "from unet_lib.reference.arithmetic import predicted_upsampled_pixels as reference", "return reference()"],
+    "predicted_overlap_count_answer": [
+        "from unet_lib.reference.arithmetic import predicted_overlap_count as reference", "return reference()"],
 }
 LIBRARY_CALLS = {
     # Answers that hand the work to public library functions that the student copy keeps.
@@ -301,12 +309,12 @@ def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(t
     scores = {(assignment, student): (score, max_score)
               for assignment, student, score, max_score in json.loads(completed.stdout.splitlines()[-1])}
     assert scores == {
-        ("00_setup", "solved"): (1, 1), ("00_setup", "blank"): (0, 1),
-        ("00_setup", "visible_only"): (0, 1),  # its visible self-check passes; the hidden tests catch it
-        ("01_transpose_convolution", "solved"): (3, 3), ("01_transpose_convolution", "blank"): (0, 3),
+        ("00_setup", "solved"): (2, 2), ("00_setup", "blank"): (0, 2),
+        ("00_setup", "visible_only"): (0, 2),  # its visible self-check passes; the hidden tests catch it
+        ("01_transpose_convolution", "solved"): (7, 7), ("01_transpose_convolution", "blank"): (0, 7),
         # The stripped library has no reference to call, and the checks refuse answers a library function computes.
-        ("00_setup", "calls_reference"): (0, 1), ("01_transpose_convolution", "calls_reference"): (0, 3),
-        ("01_transpose_convolution", "calls_library"): (0, 3),
+        ("00_setup", "calls_reference"): (0, 2), ("01_transpose_convolution", "calls_reference"): (0, 7),
+        ("01_transpose_convolution", "calls_library"): (0, 7),
     }
     for assignment in ASSIGNMENTS:
         # The solved copies imported the course folder's library, not the instructor's installed one.

@@ -24,7 +24,7 @@ STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
 KINDS = ("call", "block", "model")
 """How an exercise's function is graded: called on its cases' arguments ("call"), or, for a function that builds
 Keras layers, called on ``keras.Input`` tensors ("block") or with keyword arguments ("model") and the model it builds
-summarised layer by layer (:mod:`unet_lib.checks.model`)."""
+summarised by what it computes (:mod:`unet_lib.checks.model`)."""
 
 
 @dataclasses.dataclass(frozen=True)

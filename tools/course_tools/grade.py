@@ -55,7 +55,7 @@ from pathlib import Path
 from course_tools import plain_data, reaper, sandbox, sandbox_harness, sandbox_notebook
 from course_tools.release import GRADING
 from unet_lib._validate import check_positive_int
-from unet_lib.checks.core import describe_difference, structure_difference
+from unet_lib.checks.core import describe_difference
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 """A handed-in notebook larger than this is not read."""
@@ -314,10 +314,9 @@ def outcome_difference(kind: str, got, expected: dict) -> str | None:
     try:
         if kind == "call":
             return describe_difference(got.get("value"), expected["value"])
-        value = got.get("value")
-        if not isinstance(value, dict) or not isinstance(value.get("layers"), list):
-            return "expected a Keras block or model, summarised layer by layer; got something else"
-        return structure_difference(value, expected["value"])
+        from unet_lib.checks.model import behaviour_difference  # Keras only for the exercises that build models
+
+        return behaviour_difference(got.get("value"), expected["value"])
     except Exception as error:  # noqa: BLE001 - an answer shaped to break the comparison is a wrong answer
         return f"the answer could not be compared ({type(error).__name__})"
 

@@ -15,8 +15,8 @@ How the functions come to exist, without running the lesson:
 - the course library is not there: ``import unet_lib.anything`` gives a module whose every name is a
   stand-in that raises :class:`LibraryNotAvailable` when called, so an answer that calls the library
   gets nothing from it. Only the package's private helper modules (``_keras`` and the like, which
-  compute no answers) and its ``checks`` (the student copy's, to summarise a Keras model layer by
-  layer) are real, and so are the names the package exports from them (``from unet_lib import keras``);
+  compute no answers) and its ``checks`` (the student copy's, to summarise what a Keras block or
+  model computes) are real, and so are the names the package exports from them (``from unet_lib import keras``);
   the job's ``library_dir`` holds just those files and the package's ``__init__.py``, read, never run.
 """
 
@@ -173,18 +173,16 @@ def define_functions(cells: list[str], functions: set[str], namespace: dict) -> 
 
 
 def _call(kind: str, title: str, function, case: dict):
-    """What ``function`` gives for one case, as plain data: a value, or the summary of the Keras model it builds."""
+    """What ``function`` gives for one case, as plain data: a value, or what the Keras block or model it builds
+    computes (the summary of ``<package>.checks.model.summarise``, which the self-check compares too)."""
     args, kwargs = case["args"], case["kwargs"]
     if kind == "call":
         return function(*args, **kwargs)
+    if kind not in ("block", "model"):
+        raise ValueError(f"kind must be 'call', 'block' or 'model', got {kind!r}")
     from importlib import import_module
 
-    summaries = import_module(f"{case['package']}.checks.model")
-    if kind == "block":
-        return summaries.summarise_block(title, function, kwargs["input_shapes"], kwargs["kwargs"])
-    if kind == "model":
-        return summaries.summarise_model(title, function, kwargs)
-    raise ValueError(f"kind must be 'call', 'block' or 'model', got {kind!r}")
+    return import_module(f"{case['package']}.checks.model").summarise(kind, title, function, kwargs)
 
 
 def outcome(kind: str, title: str, function, case: dict) -> dict:

@@ -174,55 +174,6 @@ def describe_difference(got: Any, expected: Any, *, rtol: float = 1e-5, atol: fl
     return None
 
 
-ROW_FIELDS = ("layer type", "output shape", "parameter count", "settings")
-
-
-def _format_row(row: tuple) -> str:
-    kind, shape, n_params, settings = row
-    return f"{kind:<16} output {shape!s:<22} {n_params:>9,} params  {settings}".rstrip()
-
-
-def first_layer_difference(got: Sequence[tuple], expected: Sequence[tuple]) -> str | None:
-    """Say where two layer summaries first differ, or return ``None`` when they are the same.
-
-    Args:
-        got: the learner's rows, from :func:`layer_summary`.
-        expected: the reference's rows.
-
-    Returns:
-        A message naming the first differing layer (its index, both rows and which field
-        differs), or ``None``.
-    """
-    for index, (got_row, expected_row) in enumerate(zip(got, expected, strict=False)):
-        for field, got_value, expected_value in zip(ROW_FIELDS, got_row, expected_row, strict=True):
-            difference = describe_difference(got_value, expected_value)
-            if difference is not None:
-                return (f"layer {index} differs ({field}: {difference}).\n"
-                        f"  expected {_format_row(expected_row)}\n"
-                        f"  got      {_format_row(got_row)}")
-    if len(got) < len(expected):
-        return (f"the model has {len(got)} layers, the reference {len(expected)}; "
-                f"the first one missing is layer {len(got)}:\n  expected {_format_row(expected[len(got)])}")
-    if len(got) > len(expected):
-        return (f"the model has {len(got)} layers, the reference {len(expected)}; "
-                f"the first extra one is layer {len(expected)}:\n  got      {_format_row(got[len(expected)])}")
-    return None
-
-
-def structure_difference(got: dict, expected: dict) -> str | None:
-    """Say how a learner's Keras block or model differs from the reference's, or return ``None``.
-
-    Args:
-        got, expected: ``{"returned_shapes": [...], "layers": [...]}`` from
-            :func:`unet_lib.checks.model.summarise_block` or :func:`~unet_lib.checks.model.summarise_model`.
-    """
-    difference = first_layer_difference(got["layers"], expected["layers"])
-    if difference is None and describe_difference(got["returned_shapes"], expected["returned_shapes"]) is not None:
-        difference = (f"every layer matches, but the tensors returned have shapes {got['returned_shapes']}, "
-                      f"the reference's {expected['returned_shapes']} (is the right tensor returned?)")
-    return difference
-
-
 def verify(
     title: str,
     learner_function: Callable[..., Any],

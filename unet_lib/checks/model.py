@@ -1,31 +1,36 @@
-"""Self-checks for the U-Net exercises: the learner's blocks and model, layer by layer.
+"""Self-checks for the U-Net exercises: what the learner's blocks and model compute, however they are written.
 
-A learner's Keras model cannot be compared with the reference by its weights (they are random), but
-its structure can: every layer's type, output shape, parameter count and settings (kernel size,
-stride, padding, activation, initialiser, dropout rate...). :func:`layer_summary` turns a model into
-such rows, plain tuples of strings and integers, so the expected answers can be recorded to a file.
-A check reports the FIRST layer that differs, which is where a learner should look.
+A check builds the learner's block on ``keras.Input`` tensors (or calls their ``unet_model``), sets EVERY weight to
+a function of its shape alone (:func:`fill_weights`) and summarises what the result computes (:func:`behaviour`):
+shapes, parameter count, outputs on a fixed input in inference mode. Names, layer order, ReLU layers or
+``activation="relu"``, ``Concatenate`` or ``keras.ops.concatenate``, initialisers do not change it; a swapped
+concatenation, a missing skip, a crop or a softmax does. :func:`behaviour_difference` compares two summaries and
+names the mistake, for the self-check and for the grader (:mod:`course_tools.sandbox_harness` summarises there).
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from unet_lib._keras import keras
 from unet_lib.checks.core import (
     Case,
     CheckFailed,
     ExerciseNotWritten,
+    case_differs_message,
     no_library_answers,
     not_written_message,
-    structure_difference,
 )
 from unet_lib.reference.model import conv_block, unet_model, upsampling_block
 
 # Each exercise, declared once (see unet_lib/checks/masks.py). "kind" says how grading calls the function: on
-# keras.Input tensors of each case's input_shapes ("block") or with its keyword arguments ("model"), and then
-# summarises the Keras model built, layer by layer. Later lessons import the learner's own from my_unet.py
-# (unet_lib.save_answers), ungraded.
+# keras.Input tensors of each case's input_shapes ("block") or with its keyword arguments ("model"). Later
+# lessons import the learner's own from my_unet.py (unet_lib.save_answers), ungraded.
 GRADED = {
     "conv_block": {"function": "unet_lib.reference.model.conv_block", "kind": "block", "points": 2,
                    "lessons": ["03_unet"]},
@@ -35,105 +40,337 @@ GRADED = {
                    "lessons": ["03_unet"]},
 }
 
-LayerRow = tuple[str, tuple, int, str]
-"""``(layer type, output shape, parameter count, settings)``, e.g.
-``("Conv2D", (None, 96, 128, 32), 896, "3x3 stride 1 same relu HeNormal")``."""
-
-def _layer_settings(layer) -> str:
-    """The settings of a layer that change what it computes but not its shape or parameter count."""
-    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
-        height, width = layer.kernel_size
-        stride = "x".join(str(s) for s in layer.strides) if len(set(layer.strides)) > 1 else str(layer.strides[0])
-        return (f"{height}x{width} stride {stride} {layer.padding} {layer.activation.__name__} "
-                f"{type(layer.kernel_initializer).__name__}")
-    if isinstance(layer, keras.layers.Dropout):
-        return f"rate {layer.rate:g}"
-    if isinstance(layer, keras.layers.MaxPooling2D):
-        return "pool {}x{}".format(*layer.pool_size)
-    if isinstance(layer, keras.layers.UpSampling2D):
-        return "size {}x{} {}".format(*layer.size, layer.interpolation)
-    if isinstance(layer, keras.layers.Activation):
-        return layer.activation.__name__
-    return ""
+RTOL = 1e-4
+"""Outputs match within ``RTOL * (|expected| + the expected output's rms)``: float32 on any CPU, GPU or backend."""
+N_SAMPLES = 24
+"""Output values kept per tensor returned, after its mean, rms, min, max and 4 random projections of all values."""
+UPSAMPLINGS = {"Conv2DTranspose", "ConvTranspose", "UpSampling2D", "Resize", "Resizing"}
+"""Operations (layers or ``keras.ops``) that enlarge a feature map: a concatenation's decoder operand comes from one."""
+BATCH_NORM = {"gamma", "beta", "moving_mean", "moving_variance"}
 
 
-def layer_summary(model) -> list[LayerRow]:
-    """One row per layer of ``model``: type, output shape, parameter count and settings.
+def _uniform(n: int, seed: int) -> np.ndarray:
+    """``n`` numbers in [-1, 1) from ``seed``: splitmix64 in integer arithmetic, the same on every machine."""
+    z = np.uint64(seed % 2**63) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        z = (z ^ (z >> np.uint64(shift))) * np.uint64(factor)
+    return ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) / 2.0**52 - 1.0
 
-    Args:
-        model: a built ``keras.Model`` (functional: every layer has a single output).
 
-    Returns:
-        A list of ``(type, output_shape, n_params, settings)`` tuples in the model's layer order,
-        plain data that can be compared, printed or saved as JSON.
+def _filled(shape: tuple, role: str) -> np.ndarray:
+    """A weight's value: He-scaled for a kernel, about 1 for gamma and moving variance, small for the rest."""
+    u = _uniform(int(np.prod(shape)), sum((side + 1) * 7919**axis for axis, side in enumerate(shape))).reshape(shape)
+    if len(shape) > 1:
+        return u * np.sqrt(6 / np.prod(shape[:-1]))  # uniform with variance 2 / fan_in
+    return 1 + u / 4 if role in ("gamma", "moving_variance") else u / 10
 
-    Raises:
-        ValueError: if ``model`` is not a ``keras.Model``.
 
-    Example:
-        >>> layer_summary(unet_model())[1]
-        ('Conv2D', (None, 96, 128, 32), 896, '3x3 stride 1 same relu HeNormal')
-    """
+def fill_weights(model) -> None:
+    """Set every float weight of ``model`` (batch-normalisation statistics included) to a function of its shape and
+    Keras's name for it (:func:`_filled`): two models that compute the same function then give the same outputs."""
+    for weight in model.weights:
+        if "float" in str(weight.dtype):
+            weight.assign(_filled(tuple(weight.shape), weight.name.rsplit("/", 1)[-1]).astype("float32"))
+
+
+def _input(shape: Sequence[int], seed: int) -> np.ndarray:
+    return (_uniform(int(np.prod(shape)), seed).reshape((1, *shape)) * np.sqrt(3)).astype("float32")
+
+
+@contextlib.contextmanager
+def _float32_matmuls():
+    """Full float32 on a GPU while a check computes (TensorFlow, JAX and torch use TF32 there, about 1e-3 off)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        with jax.default_matmul_precision("float32"):
+            yield
+    elif backend == "tensorflow":
+        from tensorflow import config
+
+        before = config.experimental.tensor_float_32_execution_enabled()
+        config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            yield
+        finally:
+            config.experimental.enable_tensor_float_32_execution(before)
+    else:
+        import torch
+
+        flags = (torch.backends.cuda.matmul, torch.backends.cudnn)
+        before = [flag.allow_tf32 for flag in flags]
+        for flag in flags:
+            flag.allow_tf32 = False
+        try:
+            yield
+        finally:
+            for flag, value in zip(flags, before, strict=True):
+                flag.allow_tf32 = value
+
+
+def build(kind: str, title: str, function: Callable, kwargs: dict):
+    """``(model, input arrays)`` from the learner's ``function``: "block", called on ``keras.Input`` tensors of
+    ``kwargs["input_shapes"]``; "model", ``function(**kwargs)``, a ``keras.Model`` (sizes ``None`` run at 2**depth
+    times 2 and 3)."""
+    if kind == "block":
+        inputs = [keras.Input(tuple(shape)) for shape in kwargs["input_shapes"]]
+        returned = function(*inputs, **kwargs["kwargs"])
+        outputs = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+        if not outputs or not all(isinstance(tensor, keras.KerasTensor) for tensor in outputs):
+            raise CheckFailed(f"{title}: expected Keras tensors to be returned, got {type(returned).__name__} "
+                              f"{returned!r:.200}")
+        with warnings.catch_warnings():  # an input the outputs do not use is the learner's mistake, told below
+            warnings.simplefilter("ignore")
+            model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs)
+        return model, [_input(shape, index) for index, shape in enumerate(kwargs["input_shapes"])]
+    model = function(**kwargs)
     if not isinstance(model, keras.Model):
-        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    return [
-        (type(layer).__name__, tuple(layer.output.shape), int(layer.count_params()), _layer_settings(layer))
-        for layer in model.layers
-    ]
+        raise CheckFailed(f"{title}: expected a keras.Model to be returned, got {type(model).__name__} {model!r:.200}")
+    multiple = 2 ** kwargs.get("depth", 4)
+    size = [side or multiple * (2 + axis) for axis, side in enumerate(kwargs.get("input_size", (96, 128, 3)))]
+    return model, [_input(size, 0)]
 
 
-def _verify_structure(title: str, learner: Callable, build: Callable[..., dict], cases: Sequence[Case]) -> None:
-    """Like :func:`unet_lib.checks.core.verify`, with layer-by-layer feedback.
+def _graph(outputs: list) -> tuple[list, list]:
+    """The concatenations ``(H, W, C, operands)``, each operand "upsampled" (if it descends from an upsampling) or
+    "skip", and the dropout rates on the way to ``outputs``, read from the Keras graph."""
+    upsampled, seen, concatenations, rates = {}, set(), [], []
 
-    ``build(**case.kwargs)`` runs ``learner`` (under :func:`unet_lib.checks.core.no_library_answers`) and
-    returns ``{"returned_shapes": ..., "layers": ...}``; each case's ``expected`` has the same form, from
-    the reference.
-    """
+    def visit(tensor) -> bool:
+        if id(tensor) not in upsampled:
+            operation, node_index, _ = tensor._keras_history
+            node = operation._inbound_nodes[node_index]
+            inner = operation.outputs if isinstance(operation, keras.Model) else []  # a model used as a layer
+            parents = [visit(parent) for parent in [*node.input_tensors, *inner]]
+            name = type(operation).__name__
+            upsampled[id(tensor)] = name in UPSAMPLINGS or any(parents)
+            if id(node) not in seen:
+                seen.add(id(node))
+                if name == "Concatenate":
+                    concatenations.append((*tuple(tensor.shape)[1:], tuple(
+                        "upsampled" if from_decoder else "skip" for from_decoder in parents)))
+                if "Dropout" in name and getattr(operation, "rate", 0):
+                    rates.append(round(float(operation.rate), 6))
+        return upsampled[id(tensor)]
+
+    for tensor in outputs:
+        visit(tensor)
+    return sorted(concatenations, key=lambda c: (c[0] or 0) * (c[1] or 0)), sorted(rates)
+
+
+def _values(output: np.ndarray) -> np.ndarray:
+    flat = output.astype(np.float64).ravel()
+    positions = ((_uniform(N_SAMPLES, flat.size) + 1) / 2 * flat.size).astype(int)
+    projections = _uniform(4 * flat.size, flat.size).reshape(4, -1) @ flat / np.sqrt(flat.size)  # see every value
+    return np.concatenate([[flat.mean(), np.sqrt(np.mean(flat**2)), flat.min(), flat.max()], projections,
+                           flat[positions]])
+
+
+def behaviour(model, inputs: list[np.ndarray]) -> dict:
+    """What ``model`` computes after :func:`fill_weights`, as plain data: ``{"shapes", "params", "outputs" (an
+    array per output, see N_SAMPLES), "dropout" (rates)}``, which decide a match, and ``{"weights" ((name, shape,
+    count)), "concatenations", "skip_used" (for a block's second input), "softmax"}``, which name a mistake."""
+    def run(arrays: list) -> list[np.ndarray]:
+        with warnings.catch_warnings():  # Keras takes [x] for x, and says so
+            warnings.simplefilter("ignore")
+            outputs = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+        return [keras.ops.convert_to_numpy(y) for y in keras.tree.flatten(outputs)]
+
+    with _float32_matmuls():
+        if not model.built:
+            run(inputs)
+        fill_weights(model)
+        outputs, skip_used = run(inputs), None
+        if len(inputs) > 1:  # a block's second input is its skip connection
+            other = run([inputs[0], _input(inputs[1].shape[1:], 99), *inputs[2:]])
+            skip_used = any(np.abs(a - b).max(initial=0) > 1e-6 * (np.abs(a).max(initial=0) + 1e-30)
+                            for a, b in zip(outputs, other, strict=True))
+    try:
+        concatenations, rates = _graph(list(model.outputs))
+    except (AttributeError, IndexError, TypeError, ValueError):  # not a functional model: no graph to read
+        concatenations, rates = None, None
+    last = outputs[-1].astype(np.float64)
+    weights = Counter((weight.name.rsplit("/", 1)[-1], tuple(int(side) for side in weight.shape))
+                      for weight in model.weights)
+    return {"shapes": [tuple(int(side) for side in y.shape[1:]) for y in outputs],
+            "params": int(model.count_params()), "outputs": [_values(y) for y in outputs], "dropout": rates,
+            "weights": sorted((name, shape, count) for (name, shape), count in weights.items()),
+            "concatenations": concatenations, "skip_used": skip_used,
+            "softmax": bool(last.shape[-1] > 1 and last.min() >= 0 and np.allclose(last.sum(-1), 1, atol=1e-3))}
+
+
+def summarise(kind: str, title: str, function: Callable, kwargs: dict) -> dict:
+    """:func:`behaviour` of what ``function`` builds for one case (see :func:`build`)."""
+    return behaviour(*build(kind, title, function, kwargs))
+
+
+def _size(shape) -> str:
+    return "x".join(str(side) for side in shape)
+
+
+def _which(index: int, n: int) -> str:
+    return "The output" if n == 1 else f"Tensor {index + 1} of the {n} returned"
+
+
+def _shape_mistake(which: str, got: tuple, expected: tuple) -> str:
+    if got[:-1] != expected[:-1]:
+        told = f"{which} is {_size(got[:-1])} pixels, the reference's {_size(expected[:-1])}"
+        smaller = {e - g for g, e in zip(got[:-1], expected[:-1], strict=False)}
+        if got[:-1] == tuple(side // 2 for side in expected[:-1]):
+            return told + ": half the size (is the pooled tensor returned where the skip should be, or a pooling " \
+                          "too many?)"
+        if got[:-1] == tuple(side * 2 for side in expected[:-1]):
+            return told + ": twice the size (a pooling missing, or an upsampling too many?)"
+        if len(smaller) == 1 and 0 < (crop := smaller.pop()) <= 8:
+            return told + f": {crop} pixels smaller, so something crops or a convolution uses padding=\"valid\" (as " \
+                          "in PyTorch-style U-Nets); with padding=\"same\" every 3x3 convolution keeps the size."
+        return told + "."
+    more = got[-1] - expected[-1]
+    return (f"{which} has {got[-1]} channels, the reference's {expected[-1]} ({abs(more)} "
+            f"{'more' if more > 0 else 'fewer'}{': an off-by-one' if abs(more) == 1 else ''} in the number of "
+            "filters? check n_filters, and n_classes for the last layer).")
+
+
+def _weights_in_words(weights: Counter) -> str:
+    batch_norms = Counter(shape for (name, shape), n in weights.items() for _ in range(n) if name == "moving_mean")
+    words = [f"{n} batch normalisation{'s' * (n > 1)} of {shape[0]} channels" for shape, n in batch_norms.items()]
+    for (name, shape), n in weights.items():
+        if name not in BATCH_NORM:
+            kind = f"{shape[0]}x{shape[1]} convolution kernel" if name == "kernel" and len(shape) == 4 else name
+            words.append(f"{n} {kind}{'es' if kind == 'bias' else 's'}" if n > 1 else f"a {kind}")
+            words[-1] += f" of shape {shape}"
+    return ", ".join(words[:4]) + (" and more" if len(words) > 4 else "")
+
+
+def _weights_mistake(got: list, expected: list) -> str:
+    got_weights = Counter({(name, tuple(shape)): n for name, shape, n in got})
+    expected_weights = Counter({(name, tuple(shape)): n for name, shape, n in expected})
+    missing, extra = expected_weights - got_weights, got_weights - expected_weights
+    roles_missing, roles_extra = {name for name, _ in missing}, {name for name, _ in extra}
+    if roles_missing & BATCH_NORM and roles_extra <= {"bias"}:
+        return ("Batch normalisation is missing: with batch_norm=True each 3x3 convolution is followed by "
+                f"BatchNormalization, then the ReLU (the reference has {_weights_in_words(missing)} that the answer "
+                "lacks).")
+    if roles_extra & BATCH_NORM and roles_missing <= {"bias"}:
+        return f"The answer batch-normalises where the reference does not ({_weights_in_words(extra)} more)."
+    if not missing and roles_extra == {"bias"} and any(name in BATCH_NORM for name, _ in expected_weights):
+        return ("The convolutions before batch normalisation have a bias: give them use_bias=False (the "
+                f"normalisation's shift replaces it; {_weights_in_words(extra)} more).")
+    lacks = f"the reference has {_weights_in_words(missing)} that the answer lacks"
+    too_many = f"the answer has {_weights_in_words(extra)} that the reference lacks"
+    if not extra and roles_missing <= {"kernel", "bias"}:
+        return f"A convolution is missing: {lacks}."
+    if not missing and roles_extra <= {"kernel", "bias"}:
+        return f"A convolution too many: {too_many}."
+    return f"The weights differ: {lacks}; {too_many}."
+
+
+def _concatenation_mistake(got: list, expected: list) -> str | None:
+    def where(concatenation) -> str:
+        return f" at {_size(concatenation[:2])}" if len(expected) > 1 else ""
+
+    if len(got) != len(expected):
+        missing = Counter(tuple(c[:2]) for c in expected) - Counter(tuple(c[:2]) for c in got)
+        return (f"The model concatenates {len(got)} times, the reference {len(expected)} times (once per decoder "
+                "level, the encoder's skip to the decoder's upsampled tensor)"
+                + (f": no skip connection at {', '.join(_size(size) for size in missing)}." if missing else "."))
+    for concatenation, reference in zip(got, expected, strict=True):
+        operands, reference_operands = tuple(concatenation[-1]), tuple(reference[-1])
+        if operands == reference_operands[::-1] and operands != reference_operands:
+            return (f"The concatenation{where(concatenation)} puts the skip connection first: concatenate "
+                    "[upsampled, skip], in that order (the convolution after it weighs the channels in that order).")
+        if "skip" not in operands and "skip" in reference_operands:
+            return f"The concatenation{where(concatenation)} has no skip connection: both operands are upsampled."
+    return None
+
+
+def _outputs_in_numbers(got: dict, expected: dict) -> str:
+    """A line per returned tensor whose recorded values differ beyond tolerance (none: they match)."""
+    lines = []
+    for index, (g, e, shape) in enumerate(zip(got["outputs"], expected["outputs"], expected["shapes"], strict=True)):
+        far = ~(np.abs(np.asarray(g, dtype=float) - e) <= RTOL * (np.abs(e) + e[1]) + 1e-12)
+        if far.any():
+            lines.append(f"{_which(index, len(expected['shapes']))} ({_size(shape)}): expected mean {e[0]:.4g}, rms "
+                         f"{e[1]:.4g}, from {e[2]:.4g} to {e[3]:.4g}; got mean {g[0]:.4g}, rms {g[1]:.4g}, from "
+                         f"{g[2]:.4g} to {g[3]:.4g}; {int(far.sum())} of {far.size} recorded values differ.")
+    return "\n".join(lines)
+
+
+def behaviour_difference(got: dict, expected: dict) -> str | None:
+    """How a block or model's :func:`behaviour` ``got`` (any data, from a sandbox) differs from ``expected``: the
+    mistake in words, then the numbers; ``None`` when shapes, parameter count, dropout rates and outputs (within
+    :data:`RTOL`) match."""
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return "expected the summary of a Keras block or model; got something else"
+    shapes, expected_shapes = [tuple(s) for s in got["shapes"]], [tuple(s) for s in expected["shapes"]]
+    more = got["params"] - expected["params"]
+    params = (f"The parameter count is {got['params']:,}, the reference's {expected['params']:,} "
+              f"({abs(more):,} {'more' if more > 0 else 'fewer'})." if more else None)
+    outputs = _outputs_in_numbers(got, expected) if shapes == expected_shapes else None
+    dropout = None if got["dropout"] is None else list(got["dropout"]) != list(expected["dropout"])
+    if shapes == expected_shapes and not params and not dropout and not outputs:
+        return None
+    numbers = params or outputs
+    concatenations = got["concatenations"] is not None and expected["concatenations"] is not None and \
+        _concatenation_mistake(got["concatenations"], expected["concatenations"])
+    if len(shapes) != len(expected_shapes):
+        mistake = (f"{len(shapes)} tensor{'s' * (len(shapes) != 1)} returned, the reference returns "
+                   f"{len(expected_shapes)}: {', '.join(map(_size, expected_shapes))}.")
+        numbers = f"Shapes returned: {shapes}, the reference's {expected_shapes}."
+    elif shapes != expected_shapes:
+        index = next(i for i, (g, e) in enumerate(zip(shapes, expected_shapes, strict=True)) if g != e)
+        mistake = _shape_mistake(_which(index, len(shapes)), shapes[index], expected_shapes[index])
+        numbers = params or f"Shapes returned: {shapes}, the reference's {expected_shapes}."
+    elif got["softmax"] and not expected["softmax"]:
+        mistake = ("The head applies a softmax (the outputs are non-negative and sum to 1 over the classes): return "
+                   "logits, the loss applies it (from_logits=True).")
+    elif got["outputs"][-1][2] >= 0 > expected["outputs"][-1][2]:
+        mistake = ("The outputs are never negative, the reference's logits are: is there a ReLU or sigmoid after "
+                   "the last convolution? Return logits, the loss applies the softmax.")
+    elif got["skip_used"] is False and expected["skip_used"]:
+        mistake = ("The skip connection is missing: the output does not change when the skip input changes, and "
+                   "nothing is concatenated." if got["concatenations"] == [] else "The skip connection is "
+                   "concatenated but not used: the output does not change when the skip input changes.")
+    elif concatenations:
+        mistake = concatenations
+    elif params:
+        mistake = _weights_mistake(got["weights"], expected["weights"])
+    elif outputs:
+        mistake = ("Same shapes and parameter count as the reference, but different outputs: check the order "
+                   "conv -> (batch norm) -> ReLU, the activations, kernel sizes, strides, padding, and where dropout "
+                   "and pooling go.")
+    else:
+        told = "Dropout is missing" if not got["dropout"] else "Dropout where the reference has none" if not \
+            expected["dropout"] else "The dropout rates differ"
+        mistake = (f"{told} (it acts only in training: a Dropout(dropout_prob) where dropout_prob > 0, none at 0).")
+        numbers = f"Dropout rates: {list(got['dropout'])}, the reference's {list(expected['dropout'])}."
+    return "\n".join(line for line in (mistake, numbers) if line)
+
+
+def _verify(kind: str, title: str, learner: Callable, cases: Sequence[Case]) -> None:
+    """Run the learner's block or model function on every case; print a verdict or raise :class:`CheckFailed`."""
+    if not callable(learner):
+        raise CheckFailed(f"{title}: expected a function to check, got {type(learner).__name__}")
     for case in cases:
         try:
             with no_library_answers(title, learner):
-                got = build(*case.args, **case.kwargs)
+                built = build(kind, title, learner, case.kwargs)
+            got = behaviour(*built)
         except NotImplementedError:
             raise ExerciseNotWritten(not_written_message(title)) from None
         except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
             raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
-        difference = structure_difference(got, case.expected)
+        difference = behaviour_difference(got, case.expected)
         if difference is not None:
-            raise CheckFailed(f"{title}: case '{case.label}': {difference}")
-    print(f"✓ {title}: all {len(cases)} cases match the reference, layer by layer.")
-
-
-def _as_tensor_list(title: str, returned) -> list:
-    tensors = list(returned) if isinstance(returned, (tuple, list)) else [returned]
-    for tensor in tensors:
-        if not hasattr(tensor, "shape") or not hasattr(tensor, "_keras_history"):
-            raise CheckFailed(f"{title}: expected Keras tensors to be returned, got {type(tensor).__name__} {tensor!r}")
-    return tensors
-
-
-def summarise_block(title: str, block: Callable, input_shapes: Sequence[tuple], kwargs: dict) -> dict:
-    """Call ``block`` on fresh ``keras.Input`` tensors and summarise the model from them to its outputs."""
-    inputs = [keras.Input(shape) for shape in input_shapes]
-    outputs = _as_tensor_list(title, block(*inputs, **kwargs))
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    return {"returned_shapes": [tuple(t.shape) for t in outputs], "layers": layer_summary(model)}
-
-
-def _verify_block(title: str, learner_block: Callable, cases: Sequence[Case]) -> None:
-    """Check a learner's block function on cases from :func:`conv_block_cases` or the like."""
-    if not callable(learner_block):
-        raise CheckFailed(f"{title}: expected a function to check, got {type(learner_block).__name__}")
-
-    def build(input_shapes, kwargs):
-        return summarise_block(title, learner_block, input_shapes, kwargs)
-
-    _verify_structure(title, learner_block, build, cases)
+            raise CheckFailed(case_differs_message(title, case.label, difference))
+    print(f"✓ {title}: all {len(cases)} cases match what the reference computes.")
 
 
 def conv_block_cases() -> list[Case]:
-    """Inputs to ``conv_block`` covering dropout, pooling and batch normalisation, with the reference summaries."""
+    """Inputs to ``conv_block`` covering dropout, pooling and batch normalisation, with the reference's behaviour."""
     settings = [
         ("96x128x3 input, 32 filters, no dropout, pooling", (96, 128, 3),
          {"n_filters": 32, "dropout_prob": 0.0, "max_pooling": True}),
@@ -144,11 +381,8 @@ def conv_block_cases() -> list[Case]:
         ("64x64x3 input, 8 filters, batch normalisation, pooling", (64, 64, 3),
          {"n_filters": 8, "dropout_prob": 0.0, "max_pooling": True, "batch_norm": True}),
     ]
-    return [
-        Case(label, (), summarise_block("conv_block", conv_block, [shape], kwargs),
-             {"input_shapes": [shape], "kwargs": kwargs})
-        for label, shape, kwargs in settings
-    ]
+    return [Case(label, (), summarise("block", "conv_block", conv_block, inputs), inputs)
+            for label, shape, kwargs in settings for inputs in [{"input_shapes": [shape], "kwargs": kwargs}]]
 
 
 def conv_block_hidden_cases() -> list[Case]:
@@ -160,32 +394,29 @@ def conv_block_hidden_cases() -> list[Case]:
 
 
 def check_conv_block(learner_conv_block: Callable, cases: Sequence[Case] | None = None) -> None:
-    """Check a learner's ``conv_block(inputs, n_filters, dropout_prob, max_pooling, batch_norm)`` layer by layer.
+    """Check that a learner's ``conv_block(inputs, n_filters, dropout_prob, max_pooling, batch_norm)`` computes what
+    the reference computes.
 
-    Each case builds a model from a ``keras.Input`` through the learner's block to the
-    ``(next_layer, skip_connection)`` it returns, and compares every layer (type, output shape,
-    parameter count, settings) and the two returned shapes with the reference's.
+    Each case builds a model from a ``keras.Input`` through the learner's block to the ``(next_layer,
+    skip_connection)`` it returns, and compares its behaviour (:func:`behaviour`) with the reference's.
 
     Raises:
-        CheckFailed: naming the first case and the first layer that differ.
+        CheckFailed: naming the first case that differs, the mistake, and the numbers.
     """
-    _verify_block("conv_block", learner_conv_block, conv_block_cases() if cases is None else cases)
+    _verify("block", "conv_block", learner_conv_block, conv_block_cases() if cases is None else cases)
 
 
 def upsampling_block_cases() -> list[Case]:
-    """Inputs to ``upsampling_block`` at two levels of the MOOC U-Net and one batch-normalised, with the reference
-    summaries."""
+    """Inputs to ``upsampling_block`` at two levels of the MOOC U-Net and one batch-normalised, with the reference's
+    behaviour."""
     settings = [
         ("6x8x512 from below, 12x16x256 skip, 256 filters", [(6, 8, 512), (12, 16, 256)], {"n_filters": 256}),
         ("48x64x64 from below, 96x128x32 skip, 32 filters", [(48, 64, 64), (96, 128, 32)], {"n_filters": 32}),
         ("4x4x32 from below, 8x8x16 skip, 16 filters, batch normalisation", [(4, 4, 32), (8, 8, 16)],
          {"n_filters": 16, "batch_norm": True}),
     ]
-    return [
-        Case(label, (), summarise_block("upsampling_block", upsampling_block, shapes, kwargs),
-             {"input_shapes": shapes, "kwargs": kwargs})
-        for label, shapes, kwargs in settings
-    ]
+    return [Case(label, (), summarise("block", "upsampling_block", upsampling_block, inputs), inputs)
+            for label, shapes, kwargs in settings for inputs in [{"input_shapes": shapes, "kwargs": kwargs}]]
 
 
 def upsampling_block_hidden_cases() -> list[Case]:
@@ -197,23 +428,18 @@ def upsampling_block_hidden_cases() -> list[Case]:
 
 
 def check_upsampling_block(learner_upsampling_block: Callable, cases: Sequence[Case] | None = None) -> None:
-    """Check a learner's ``upsampling_block(expansive_input, contractive_input, n_filters, batch_norm)`` layer by layer.
+    """Check that a learner's ``upsampling_block(expansive_input, contractive_input, n_filters, batch_norm)``
+    computes what the reference computes.
 
     Raises:
-        CheckFailed: naming the first case and the first layer that differ.
+        CheckFailed: naming the first case that differs, the mistake, and the numbers.
     """
-    _verify_block("upsampling_block", learner_upsampling_block, upsampling_block_cases() if cases is None else cases)
-
-
-def summarise_model(title: str, build_model: Callable, kwargs: dict) -> dict:
-    model = build_model(**kwargs)
-    if not isinstance(model, keras.Model):
-        raise CheckFailed(f"{title}: expected a keras.Model to be returned, got {type(model).__name__} {model!r}")
-    return {"returned_shapes": [tuple(model.output.shape)], "layers": layer_summary(model)}
+    _verify("block", "upsampling_block", learner_upsampling_block,
+            upsampling_block_cases() if cases is None else cases)
 
 
 def unet_model_cases() -> list[Case]:
-    """The MOOC's U-Net (96x128x3, 32 filters, 23 classes, depth 4) and two small ones, with their summaries."""
+    """The MOOC's U-Net (96x128x3, 32 filters, 23 classes, depth 4) and two small ones, with their behaviour."""
     settings = [
         ("MOOC defaults: 96x128x3 input, 32 filters, 23 classes",
          {"input_size": (96, 128, 3), "n_filters": 32, "n_classes": 23}),
@@ -223,7 +449,7 @@ def unet_model_cases() -> list[Case]:
         ("32x32x3 input, 4 filters, 3 classes, depth 3, dropout 0.5",
          {"input_size": (32, 32, 3), "n_filters": 4, "n_classes": 3, "depth": 3, "dropout_prob": 0.5}),
     ]
-    return [Case(label, (), summarise_model("unet_model", unet_model, kwargs), kwargs) for label, kwargs in settings]
+    return [Case(label, (), summarise("model", "unet_model", unet_model, kwargs), kwargs) for label, kwargs in settings]
 
 
 def unet_model_hidden_cases() -> list[Case]:
@@ -236,18 +462,12 @@ def unet_model_hidden_cases() -> list[Case]:
 
 
 def check_unet_model(learner_unet_model: Callable, cases: Sequence[Case] | None = None) -> None:
-    """Check a learner's ``unet_model`` layer by layer.
+    """Check that a learner's ``unet_model`` computes what the reference computes.
 
     The learner's function takes ``(input_size, n_filters, n_classes, depth, batch_norm, dropout_prob)``,
     all with the defaults of :func:`unet_lib.reference.model.unet_model`; the cases pass them by keyword.
 
     Raises:
-        CheckFailed: naming the first case and the first layer that differ.
+        CheckFailed: naming the first case that differs, the mistake, and the numbers.
     """
-    if not callable(learner_unet_model):
-        raise CheckFailed(f"unet_model: expected a function to check, got {type(learner_unet_model).__name__}")
-
-    def build(**kwargs):
-        return summarise_model("unet_model", learner_unet_model, kwargs)
-
-    _verify_structure("unet_model", learner_unet_model, build, unet_model_cases() if cases is None else cases)
+    _verify("model", "unet_model", learner_unet_model, unet_model_cases() if cases is None else cases)

@@ -1,4 +1,5 @@
-"""Self-checks for lesson 01's exercises: the transposed-convolution output size and the loop version."""
+"""Self-checks for the transposed-convolution exercises: output size, loop version, the convolution's matrix and
+zero insertion (lesson 01), and the predictions of lessons 00 and 01."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from unet_lib.checks.core import Case, verify
-from unet_lib.reference.arithmetic import conv_transpose_output_size
-from unet_lib.reference.convolution import conv_transpose2d_naive
+from unet_lib.checks.core import Case, describe_difference, verify
+from unet_lib.reference.arithmetic import (
+    conv_transpose_output_size,
+    predicted_overlap_count,
+    predicted_upsampled_pixels,
+)
+from unet_lib.reference.convolution import conv_matrix, conv_transpose2d_naive, insert_zeros
 
 # Each exercise, declared once (see unet_lib/checks/masks.py).
 GRADED = {
@@ -17,6 +22,14 @@ GRADED = {
                                    "lessons": ["01_transpose_convolution"], "points": 1},
     "conv_transpose2d_naive": {"function": "unet_lib.reference.convolution.conv_transpose2d_naive",
                                "lessons": ["01_transpose_convolution"], "points": 2},
+    "conv_matrix": {"function": "unet_lib.reference.convolution.conv_matrix",
+                    "lessons": ["01_transpose_convolution"], "points": 2},
+    "insert_zeros": {"function": "unet_lib.reference.convolution.insert_zeros",
+                     "lessons": ["01_transpose_convolution"], "points": 1},
+    "predicted_overlap_count": {"function": "unet_lib.reference.arithmetic.predicted_overlap_count",
+                                "lessons": ["01_transpose_convolution"], "points": 1},
+    "predicted_upsampled_pixels": {"function": "unet_lib.reference.arithmetic.predicted_upsampled_pixels",
+                                   "lessons": ["00_setup"], "points": 1},
 }
 
 
@@ -113,3 +126,121 @@ def check_conv_transpose2d_naive(learner_function: Callable[..., np.ndarray], ca
     """Check a learner's loop ``conv_transpose2d_naive(x, kernel, stride, padding, output_padding)`` (on ``cases``,
     if given)."""
     verify("conv_transpose2d_naive", learner_function, conv_transpose2d_naive_cases() if cases is None else cases)
+
+
+def conv_matrix_cases() -> list[Case]:
+    """Matrices of small convolutions, with strides and paddings, and what the usual slips give."""
+    rng = np.random.default_rng(3)
+    inputs = [
+        ("3x3 input, 2x2 kernel, stride 1", ((3, 3), np.array([[1.0, 2.0], [3.0, 4.0]])), {}),
+        ("4x4 input, 2x2 kernel, stride 2", ((4, 4), np.array([[1.0, 2.0], [3.0, 4.0]])), {"stride": 2}),
+        ("3x4 input, 3x3 kernel, stride 1, padding 1", ((3, 4), np.arange(1.0, 10.0).reshape(3, 3)), {"padding": 1}),
+        ("5x4 input, 3x2 kernel, stride 2, padding 1", ((5, 4), rng.integers(-3, 4, (3, 2)).astype(float)),
+         {"stride": 2, "padding": 1}),
+    ]
+
+    # The usual slips, here in the cases' body (a student copy replaces it with the recorded answers).
+    def conv_matrix_mistakes(shape, kernel, stride=1, padding=0) -> dict[str, np.ndarray]:
+        right = conv_matrix(shape, kernel, stride, padding)
+        mistakes = {"flipping the kernel (a true convolution; deep learning's does not flip it)":
+                    conv_matrix(shape, np.flip(kernel), stride, padding),
+                    "returning C transposed, shape (H * W, H_out * W_out), not (H_out * W_out, H * W)": right.T}
+        padded = (shape[0] + 2 * padding, shape[1] + 2 * padding)
+        if stride > 1:
+            every = conv_matrix(shape, kernel, 1, padding).reshape(padded[0] - len(kernel) + 1, -1, right.shape[1])
+            rows = (padded[0] - len(kernel)) // stride + 1
+            mistakes["moving the window 1 pixel per output pixel, not stride pixels"] = (
+                every[:rows, :len(right) // rows].reshape(right.shape))
+        if padding:
+            full = conv_matrix(padded, kernel, stride).reshape(-1, *padded)
+            mistakes["not shifting the windows by the padding (row r's starts at r * stride - padding)"] = (
+                full[:, :shape[0], :shape[1]].reshape(right.shape))
+        return mistakes
+
+    return [Case(label, args, conv_matrix(*args, **kwargs), kwargs, conv_matrix_mistakes(*args, **kwargs))
+            for label, args, kwargs in inputs]
+
+
+def conv_matrix_hidden_cases() -> list[Case]:
+    """Graded but not shown: other shapes, kernels, strides and paddings."""
+    rng = np.random.default_rng(8)
+    settings = [((5, 3), (2, 3), 2, 1), ((4, 6), (3, 3), 3, 2), ((1, 1), (1, 1), 1, 0), ((6, 5), (4, 2), 1, 0)]
+    return [Case(f"{h}x{w} input, {kh}x{kw} kernel, stride {stride}, padding {padding}",
+                 ((h, w), rng.normal(size=(kh, kw)), stride, padding), None)
+            for (h, w), (kh, kw), stride, padding in settings]
+
+
+def check_conv_matrix(learner_function: Callable[..., np.ndarray], cases: list[Case] | None = None) -> None:
+    """Check a learner's ``conv_matrix(input_shape, kernel, stride, padding)`` (on ``cases``, if given)."""
+    verify("conv_matrix", learner_function, conv_matrix_cases() if cases is None else cases)
+
+
+def insert_zeros_cases() -> list[Case]:
+    """Images and strides, with what the usual slips give."""
+    inputs = [("2x2 input, stride 2", np.array([[1, 2], [3, 4]]), 2),
+              ("3x4 input, stride 3", np.arange(1.0, 13.0).reshape(3, 4), 3),
+              ("2x3 input, stride 1: unchanged", np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]]), 1),
+              ("1x1 input, stride 4: one pixel, no neighbours", np.array([[7.0]]), 4)]
+
+    def insert_zeros_mistakes(x, stride) -> dict[str, np.ndarray]:
+        after_last = np.zeros((x.shape[0] * stride, x.shape[1] * stride))
+        after_last[::stride, ::stride] = x
+        repeated = np.repeat(np.repeat(x, stride, axis=0), stride, axis=1)
+        mistakes = {"putting zeros after the last pixel too (an (H * stride, W * stride) result)": after_last,
+                    "putting stride zeros between neighbours instead of stride - 1": insert_zeros(x, stride + 1),
+                    "repeating each pixel instead of inserting zeros (nearest-neighbour upsampling)":
+                        repeated[:(x.shape[0] - 1) * stride + 1, :(x.shape[1] - 1) * stride + 1]}
+        # Only the slips that change the answer here (with stride 1 or one pixel, some give the right one).
+        return {slip: answer for slip, answer in mistakes.items()
+                if describe_difference(answer, insert_zeros(x, stride)) is not None}
+
+    return [Case(label, (x, stride), insert_zeros(x, stride), {}, insert_zeros_mistakes(x, stride))
+            for label, x, stride in inputs]
+
+
+def insert_zeros_hidden_cases() -> list[Case]:
+    """Graded but not shown: a tall, a wide and a square input, strides 2 to 5."""
+    rng = np.random.default_rng(9)
+    return [Case(f"{h}x{w} input, stride {stride}", (rng.normal(size=(h, w)), stride), None)
+            for h, w, stride in [(4, 2, 2), (1, 5, 3), (3, 3, 5)]]
+
+
+def check_insert_zeros(learner_function: Callable[..., np.ndarray], cases: list[Case] | None = None) -> None:
+    """Check a learner's ``insert_zeros(x, stride)`` (on ``cases``, if given)."""
+    verify("insert_zeros", learner_function, insert_zeros_cases() if cases is None else cases)
+
+
+def predicted_overlap_count_cases() -> list[Case]:
+    """The question has no inputs: one case, the number, and the likely wrong guesses."""
+    return [Case("the most-covered output pixel of a 3x3, stride-2 transposed convolution", (),
+                 predicted_overlap_count(), {},
+                 {"counting the kernel's 9 taps (not the copies that overlap)": 9,
+                  "counting the copies along one axis only (they overlap along both)": 2})]
+
+
+def predicted_overlap_count_hidden_cases() -> list[Case]:
+    """Graded: the same call (a question without inputs has no other)."""
+    return [Case("your prediction", (), None)]
+
+
+def check_predicted_overlap_count(learner_function: Callable[[], int], cases: list[Case] | None = None) -> None:
+    """Check a learner's ``predicted_overlap_count()`` (on ``cases``, if given)."""
+    verify("predicted_overlap_count", learner_function, predicted_overlap_count_cases() if cases is None else cases)
+
+
+def predicted_upsampled_pixels_cases() -> list[Case]:
+    """The question has no inputs: one case, the number, and the likely wrong guesses."""
+    return [Case("a 4x4 image upsampled with stride 3", (), predicted_upsampled_pixels(), {},
+                 {"counting the pixels along one side (4 x 3) only": 12,
+                  "multiplying the 16 input pixels by the stride once (it applies along both axes)": 48})]
+
+
+def predicted_upsampled_pixels_hidden_cases() -> list[Case]:
+    """Graded: the same call (a question without inputs has no other)."""
+    return [Case("your prediction", (), None)]
+
+
+def check_predicted_upsampled_pixels(learner_function: Callable[[], int], cases: list[Case] | None = None) -> None:
+    """Check a learner's ``predicted_upsampled_pixels()`` (on ``cases``, if given)."""
+    verify("predicted_upsampled_pixels", learner_function,
+           predicted_upsampled_pixels_cases() if cases is None else cases)

@@ -6,6 +6,8 @@ https://arxiv.org/abs/1603.07285), plus Keras's rules for ``padding="same"`` / `
 * convolution: ``o = floor((i + 2p - K) / s) + 1`` with the dilated kernel ``K = d * (k - 1) + 1``;
 * transposed convolution: ``o = (i - 1) * s - 2p + K + a``, where ``a`` (``output_padding``, ``0 <= a < s``)
   picks one of the ``s`` sizes that a stride-``s`` convolution maps to the same ``i``.
+
+Lesson 03 adds the receptive field of a stack of layers and the sizes of the unpadded U-Net (Ronneberger et al.).
 """
 
 from __future__ import annotations
@@ -180,3 +182,89 @@ def transpose_axis(
             f"nothing; use padding <= {(full - 1) // 2}"
         )
     return size, padding
+
+
+def receptive_field(layers) -> int:
+    """The receptive field along one axis: how many input pixels one output pixel of a stack of layers sees.
+
+    Args:
+        layers: the stack, input first, as ``(kernel_size, stride)`` pairs of positive ints along the axis:
+            ``(3, 1)`` for a 3x3 convolution, ``(2, 2)`` for a 2x2 max pooling.
+
+    Returns:
+        ``1 + sum_l (k_l - 1) * s_1 * ... * s_(l-1)``: a layer widens the field by ``k - 1`` pixels of the grid it
+        reads, whose pixels lie the product of the earlier strides apart in the input.
+
+    Raises:
+        ValueError: if a layer is not a pair of positive ints.
+
+    Example:
+        >>> receptive_field([(3, 1), (3, 1), (2, 2), (3, 1)])  # two convolutions, a pooling, a convolution
+        10
+    """
+    field, jump = 1, 1
+    for position, layer in enumerate(layers):
+        if not isinstance(layer, (tuple, list)) or len(layer) != 2:
+            raise ValueError(f"layers[{position}] must be a (kernel_size, stride) pair, got {layer!r}")
+        field += (check_positive_int(f"layers[{position}] kernel_size", layer[0]) - 1) * jump
+        jump *= check_positive_int(f"layers[{position}] stride", layer[1])
+    return field
+
+
+def unpadded_unet_sizes(input_size: int, depth: int = 4) -> list[int]:
+    """Feature-map sizes along one axis of Ronneberger et al.'s U-Net, whose 3x3 convolutions do not pad.
+
+    Each level has two 3x3 "valid" convolutions (each takes 2 pixels off); the encoder's then pool 2x2 (halving an
+    even size), the decoder's follow a 2x2 up-convolution (doubling). The bottleneck has two convolutions too.
+
+    Args:
+        input_size: the input's height (or width), >= 1.
+        depth: the number of poolings, >= 1.
+
+    Returns:
+        ``2 * depth + 1`` sizes: after each encoder level's convolutions (the skips, before pooling), after the
+        bottleneck's, after each decoder level's; the last is the output's, e.g. ``572`` with depth 4 gives
+        ``[568, 280, 136, 64, 28, 52, 100, 196, 388]``.
+
+    Raises:
+        ValueError: for a size or depth < 1, an odd size at a pooling, or a convolution on fewer than 3 pixels.
+    """
+    size, depth, sizes = check_positive_int("input_size", input_size), check_positive_int("depth", depth), []
+    for level in range(2 * depth + 1):
+        if level > depth:
+            size *= 2  # the up-convolution
+        stage = f"encoder level {level + 1}" if level < depth else (
+            "the bottleneck" if level == depth else f"decoder level {level - depth}")
+        if size < 5:
+            raise ValueError(f"input_size: {stage}'s two 3x3 'valid' convolutions need at least 3 pixels each, 5 "
+                             f"before the first; input_size={input_size} leaves {size} (try a larger input_size)")
+        sizes.append(size - 4)
+        if level < depth:
+            if sizes[-1] % 2:
+                raise ValueError(f"input_size: 2x2 max pooling needs an even size; input_size={input_size} leaves "
+                                 f"{sizes[-1]} (odd) for {stage}'s pooling")
+            size = sizes[-1] // 2
+        else:
+            size = sizes[-1]
+    return sizes
+
+
+def predicted_upsampled_pixels() -> int:
+    """Lesson 00's prediction: how many pixels a 4x4 image has, upsampled with stride 3 (Keras's ``"same"``).
+
+    Returns:
+        The output's height times its width, from :func:`conv_transpose_output_size`.
+    """
+    return conv_transpose_output_size(4, 3, stride=3, padding="same") ** 2
+
+
+def predicted_overlap_count() -> int:
+    """Lesson 01's prediction: how many kernel copies add up at the most-covered output pixel of a 3x3, stride-2
+    transposed convolution.
+
+    Returns:
+        The largest count of :func:`~unet_lib.reference.convolution.overlap_count` for that setting.
+    """
+    from unet_lib.reference.convolution import overlap_count  # here: that module imports this one
+
+    return int(overlap_count((4, 4), 3, stride=2).max())

@@ -326,6 +326,34 @@ def conv_matrix(input_shape, kernel, stride=1, padding=0) -> np.ndarray:
     return responses.reshape(height * width, -1).T
 
 
+def insert_zeros(x, stride) -> np.ndarray:
+    """Put ``stride - 1`` zeros between neighbouring pixels (none after the last): a "fractionally strided" input.
+
+    A transposed convolution with stride ``s`` (no padding) is the stride-1 convolution of this, padded with
+    ``k - 1`` zeros on each side, with the kernel rotated 180 degrees (Dumoulin & Visin, section 4.5).
+
+    Args:
+        x: ``(H, W)``.
+        stride: int >= 1.
+
+    Returns:
+        ``((H - 1) * stride + 1, (W - 1) * stride + 1)``, ``x[r, c]`` at ``(r * stride, c * stride)``, 0 elsewhere.
+
+    Raises:
+        ValueError: for an ``x`` that is not a non-empty 2-D array, or a stride < 1.
+
+    Example:
+        >>> insert_zeros(np.array([[1, 2], [3, 4]]), 2).tolist()
+        [[1, 0, 2], [0, 0, 0], [3, 0, 4]]
+    """
+    x, stride = np.asarray(x), check_positive_int("stride", stride)
+    if x.ndim != 2 or not x.size:
+        raise ValueError(f"x must be a 2-D (H, W) array with pixels, got shape {x.shape}")
+    out = np.zeros(((x.shape[0] - 1) * stride + 1, (x.shape[1] - 1) * stride + 1), x.dtype)
+    out[::stride, ::stride] = x
+    return out
+
+
 def overlap_count(input_shape, kernel_size, stride=1, padding=0, output_padding=None) -> np.ndarray:
     """How many (input pixel, kernel tap) pairs write each output pixel of a transposed convolution.
 
@@ -379,6 +407,7 @@ __all__ = [
     "conv_matrix",
     "conv_transpose2d",
     "conv_transpose2d_naive",
+    "insert_zeros",
     "keras_conv_transpose2d",
     "overlap_count",
     "resize_then_convolve",

@@ -109,3 +109,77 @@ def colour_mask_to_labels(mask_rgb: np.ndarray, palette) -> np.ndarray:
             "colours outside it"
         )
     return order[slots].astype(np.int32)
+
+
+def binary_mask_to_labels(mask: np.ndarray, white: float = 255) -> np.ndarray:
+    """Turn a black-and-white mask that is almost right (greys along the edges from JPEG or a smooth resize) into
+    labels 0 and 1: object where the mask is brighter than half of ``white``.
+
+    Args:
+        mask: numbers in ``[0, white]``, one mask ``(H, W)`` or a batch ``(N, H, W)`` (any shape ``S``).
+        white: the value of an object pixel: 255 for 8-bit masks, 65535 for 16-bit ones, 1 for masks of 0 and 1.
+
+    Returns:
+        int32 labels of shape ``S``: 1 where ``mask > white / 2``, else 0; a mask of only 0s and 1s is taken as
+        labels already, whatever ``white`` says.
+
+    Raises:
+        ValueError: if ``white`` is not a number > 0, ``mask`` does not hold numbers in ``[0, white]``, or more
+            than a tenth of its pixels are grey (strictly between ``white / 4`` and ``3 * white / 4``): then it is
+            no black-and-white mask (a photo, a mask of several classes, a soft probability map).
+
+    Example:
+        >>> binary_mask_to_labels(np.array([[0, 9, 250, 201]], dtype=np.uint8))
+        array([[0, 0, 1, 1]], dtype=int32)
+    """
+    if isinstance(white, bool) or not isinstance(white, (int, float, np.number)) or not white > 0:
+        raise ValueError(f"white must be a number > 0, got {white!r}")
+    mask = np.asarray(mask)
+    if not np.issubdtype(mask.dtype, np.number):
+        raise ValueError(f"mask must hold numbers, got dtype {mask.dtype}")
+    if mask.size and (mask.min() < 0 or mask.max() > white):
+        raise ValueError(f"mask values must lie in [0, {white}], got values from {mask.min()} to {mask.max()}")
+    if mask.size and np.isin(mask, (0, 1)).all():
+        # Stored as 0 and 1 already: read on a 0-255 scale, every pixel would silently become background.
+        return mask.astype(np.int32)
+    n_grey = int(np.count_nonzero((mask > white / 4) & (mask < 3 * white / 4)))
+    if 10 * n_grey > mask.size:
+        raise ValueError(f"mask is not a black-and-white mask: {n_grey} of {mask.size} pixels are grey (between "
+                         f"{white / 4:g} and {3 * white / 4:g}), more than a tenth")
+    return (mask > white / 2).astype(np.int32)
+
+
+def median_frequency_weights(masks: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class weights by median-frequency balancing (Eigen and Fergus, ICCV 2015, https://arxiv.org/abs/1411.4734).
+
+    The frequency of class ``c`` is its pixels divided by the pixels of the images in which it appears, so a class
+    in few images but large in each is not rare; ``weight[c] = median(frequencies) / frequency[c]``, the median
+    over the classes present. A class absent from ``masks`` gets weight 0.
+
+    Args:
+        masks: integer labels ``(N, H, W)`` in ``[0, n_classes)``, N >= 1.
+        n_classes: number of classes.
+
+    Returns:
+        float32 weights ``(n_classes,)``; the class of median frequency weighs 1.
+
+    Raises:
+        ValueError: if ``n_classes`` is not a positive integer, or ``masks`` is not an integer ``(N, H, W)`` array
+            of labels in ``[0, n_classes)``.
+
+    Example:
+        >>> median_frequency_weights(np.array([[[0, 0], [0, 1]], [[0, 0], [2, 2]]]), 4)  # 5/8, 1/4, 2/4
+        array([0.8, 2. , 1. , 0. ], dtype=float32)
+    """
+    check_positive_int("n_classes", n_classes)
+    masks = np.asarray(masks)
+    if masks.ndim != 3 or not masks.size or not np.issubdtype(masks.dtype, np.integer):
+        raise ValueError(f"masks must be integer labels of shape (N, H, W), got {masks.dtype} of shape {masks.shape}")
+    if masks.min() < 0 or masks.max() >= n_classes:
+        raise ValueError(f"masks must hold labels in [0, {n_classes}), got values from {masks.min()} to {masks.max()}")
+    counts = (masks.reshape(len(masks), -1, 1) == np.arange(n_classes)).sum(axis=1)  # (N, n_classes)
+    present = counts.sum(axis=0) > 0
+    frequency = counts.sum(axis=0)[present] / ((counts[:, present] > 0).sum(axis=0) * masks[0].size)
+    weights = np.zeros(n_classes)
+    weights[present] = np.median(frequency) / frequency
+    return weights.astype(np.float32)
