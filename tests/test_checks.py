@@ -193,6 +193,12 @@ def test_save_answers_writes_the_functions_without_solution_markers_and_keeps_ea
     assert (module.double(2), module.triple(2)) == (4, 6)
     with pytest.raises(ValueError, match="functions must be functions you defined, got <built-in function len>"):
         save_answers(len, folder=tmp_path)
+    # Called with nothing (as the release test calls every public function on each exercise's arguments, a
+    # prediction's being none): an error, not an empty my_unet.py that later lessons would fail to import from.
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="functions must name at least one function to save, got none"):
+        save_answers(folder=tmp_path / "empty")
+    assert not (tmp_path / "empty" / "my_unet.py").exists()
 
 
 def test_a_common_mistake_is_named_in_words():

@@ -229,7 +229,7 @@ def test_course_release_holds_no_solution_line_no_tooling_and_its_checks_work():
     tooling = re.compile(r"bwrap|bubblewrap|cgroup|autograde|generate_assignment|import course_tools")
     assert [path.name for path in (release / "unet_lib").rglob("*.py") if tooling.search(path.read_text())] == []
     manifest = json.loads((release / MANIFEST).read_text())
-    assert {"exercise": "one_hot", "solution_cell": 12, "check_cell": 13, "check_call": "check_one_hot(one_hot)"} \
+    assert {"exercise": "one_hot", "solution_cell": 10, "check_cell": 11, "check_call": "check_one_hot(one_hot)"} \
         in manifest["lessons"]["00_setup.ipynb"]
     program = """
 import numpy as np

@@ -58,8 +58,10 @@ def save_answers(*functions, folder: str | Path = ".") -> Path:
         The path written.
 
     Raises:
-        ValueError: if one of ``functions`` is not a function whose source Python can read.
+        ValueError: if no function is given, or one of ``functions`` is not a function whose source Python can read.
     """
+    if not functions:
+        raise ValueError("functions must name at least one function to save, got none")
     path = Path(folder) / f"{ANSWERS_MODULE}.py"
     saved = saved_functions(path)
     for function in functions:
