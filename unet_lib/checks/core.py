@@ -106,7 +106,8 @@ class Case:
         expected: the reference answer (an array, a number, a tuple...).
         kwargs: keyword arguments passed to the learner's function.
         mistakes: what a common mistake gives on this case, ``{"what the mistake is, in words": answer}``:
-            an answer that differs from ``expected`` but equals one of these is told which mistake it is.
+            an answer that differs from ``expected`` but equals one of these is told which mistake it is. Slips that
+            give ``expected`` itself are dropped.
     """
 
     label: str
@@ -114,6 +115,13 @@ class Case:
     expected: Any
     kwargs: dict = dataclasses.field(default_factory=dict)
     mistakes: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        # A slip that gives the right answer on this case cannot be told apart from it here: keep only the others.
+        if not isinstance(self.expected, Raises):
+            wrong = {mistake: answer for mistake, answer in self.mistakes.items()
+                     if describe_difference(answer, self.expected) is not None}
+            object.__setattr__(self, "mistakes", wrong)
 
 
 @dataclasses.dataclass(frozen=True)

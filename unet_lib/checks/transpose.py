@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from unet_lib.checks.core import Case, describe_difference, verify
+from unet_lib.checks.core import Case, verify
 from unet_lib.reference.arithmetic import (
     conv_transpose_output_size,
     predicted_overlap_count,
@@ -190,9 +190,7 @@ def insert_zeros_cases() -> list[Case]:
                     "putting stride zeros between neighbours instead of stride - 1": insert_zeros(x, stride + 1),
                     "repeating each pixel instead of inserting zeros (nearest-neighbour upsampling)":
                         repeated[:(x.shape[0] - 1) * stride + 1, :(x.shape[1] - 1) * stride + 1]}
-        # Only the slips that change the answer here (with stride 1 or one pixel, some give the right one).
-        return {slip: answer for slip, answer in mistakes.items()
-                if describe_difference(answer, insert_zeros(x, stride)) is not None}
+        return mistakes  # Case drops those that give the right answer (with stride 1 or one pixel, some do)
 
     return [Case(label, (x, stride), insert_zeros(x, stride), {}, insert_zeros_mistakes(x, stride))
             for label, x, stride in inputs]
