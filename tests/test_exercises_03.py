@@ -239,7 +239,7 @@ def test_the_exercises_are_exported_and_declared_for_lesson_03():
 
     exercises = discover_exercises("unet_lib")
     for name, points in (("receptive_field", 2), ("unpadded_unet_sizes", 2)):
-        assert exercises[name].lessons == ("03_unet",) and exercises[name].points == points
+        assert exercises[name].lessons == ("04_unet",) and exercises[name].points == points
         assert callable(getattr(unet_lib, name)) and callable(getattr(unet_lib, f"check_{name}"))
         assert callable(getattr(unet_lib.checks, f"check_{name}"))
 
@@ -252,7 +252,7 @@ def test_the_lessons_answers_pass_the_visible_and_hidden_cases(capsys):
     from unet_lib.checks import receptive
 
     namespace = {}
-    lesson = Path(__file__).resolve().parents[1] / "lessons" / "03_unet.ipynb"
+    lesson = Path(__file__).resolve().parents[1] / "lessons" / "04_unet.ipynb"
     for cell in nbformat.read(lesson, as_version=4).cells:
         if cell.cell_type == "code" and cell.source.startswith(("def receptive_field(", "def unpadded_unet_sizes(")):
             exec(cell.source, namespace)  # noqa: S102 - the lesson's own answer cell

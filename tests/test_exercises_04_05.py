@@ -356,10 +356,10 @@ def test_an_answer_that_scores_with_the_library_metrics_fails():
 
 def test_the_checks_module_declares_the_four_exercises_for_lessons_04_and_05():
     assert {name: (entry["lessons"], entry["points"]) for name, entry in practice.GRADED.items()} == {
-        "binary_mask_to_labels": (["04_your_own_data"], 1),
-        "median_frequency_weights": (["04_your_own_data"], 1),
-        "stitch_tiles": (["05_real_world"], 2),
-        "best_threshold": (["05_real_world"], 2),
+        "binary_mask_to_labels": (["06_your_own_data"], 1),
+        "median_frequency_weights": (["06_your_own_data"], 1),
+        "stitch_tiles": (["07_real_world"], 2),
+        "best_threshold": (["07_real_world"], 2),
     }
     for name in EXERCISES:  # the visible cases come from the reference
         for case in getattr(practice, f"{name}_cases")():

@@ -530,19 +530,19 @@ def test_a_keras_lesson_given_an_earlier_lessons_answers_gets_its_points_solved_
 
     lessons = tmp_path / "lessons"
     lessons.mkdir()
-    for lesson in ("02_skip_connections.ipynb", "03_unet.ipynb"):
+    for lesson in ("03_skip_connections.ipynb", "04_unet.ipynb"):
         shutil.copy(REPO_ROOT / "lessons" / lesson, lessons / lesson)
     build_nbgrader_course(tmp_path / "course", lessons, REPO_ROOT / "unet_lib")
-    solved = json.loads((tmp_path / "course" / "source" / "03_unet" / "03_unet.ipynb").read_text())
+    solved = json.loads((tmp_path / "course" / "source" / "04_unet" / "04_unet.ipynb").read_text())
     for student, notebook in (("solved", solved), ("blank", _blank(solved))):
         (tmp_path / "submissions" / student).mkdir(parents=True)
-        (tmp_path / "submissions" / student / "03_unet.ipynb").write_text(json.dumps(notebook))
+        (tmp_path / "submissions" / student / "04_unet.ipynb").write_text(json.dumps(notebook))
     rows = {(row.student, row.lesson): row for row in grade(tmp_path / "course", tmp_path / "submissions",
                                                              tmp_path / "grades.csv", Limits(), workers=2)}
-    solved_row = rows["solved", "03_unet"]
-    assert (solved_row.points, solved_row.max_points) == (_declared_points("03_unet"),) * 2, solved_row
-    assert rows["blank", "03_unet"].points == 0.0
-    feedback = (tmp_path / "course" / "feedback" / "blank" / "03_unet" / "03_unet.html").read_text()
+    solved_row = rows["solved", "04_unet"]
+    assert (solved_row.points, solved_row.max_points) == (_declared_points("04_unet"),) * 2, solved_row
+    assert rows["blank", "04_unet"].points == 0.0
+    feedback = (tmp_path / "course" / "feedback" / "blank" / "04_unet" / "04_unet.html").read_text()
     assert "not written yet" in feedback
 
 

@@ -121,14 +121,14 @@ def test_the_course_records_every_exercise_with_visible_and_hidden_cases():
     from course_tools.release import record_grading
 
     lessons = {name: json.loads((Path(__file__).parents[1] / "lessons" / name).read_text())["cells"]
-               for name in ("00_setup.ipynb", "03_unet.ipynb", "04_your_own_data.ipynb")}
+               for name in ("00_setup.ipynb", "04_unet.ipynb", "06_your_own_data.ipynb")}
     grading = json.loads(record_grading(Path(__file__).parents[1] / "unet_lib", lessons))
     exercises = plain_data.decode(grading["exercises"])
     assert grading["assignments"]["00_setup"] == [{"exercise": "one_hot", "points": 1},
                                                   {"exercise": "predicted_upsampled_pixels", "points": 1}]
-    assert [entry["exercise"] for entry in grading["assignments"]["03_unet"]] == [
+    assert [entry["exercise"] for entry in grading["assignments"]["04_unet"]] == [
         "conv_block", "unet_model", "receptive_field", "unpadded_unet_sizes"]
-    assert grading["assignments"]["04_your_own_data"] == [{"exercise": "binary_mask_to_labels", "points": 1},
+    assert grading["assignments"]["06_your_own_data"] == [{"exercise": "binary_mask_to_labels", "points": 1},
                                                           {"exercise": "median_frequency_weights", "points": 1},
                                                           {"exercise": "colour_mask_to_labels", "points": 2}]
     assert len(exercises["one_hot"]["cases"]) == 6 and exercises["unet_model"]["kind"] == "model"

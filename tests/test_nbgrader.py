@@ -311,10 +311,10 @@ def test_nbgrader_generates_autogrades_and_gives_feedback_on_lessons_00_and_01(t
     assert scores == {
         ("00_setup", "solved"): (2, 2), ("00_setup", "blank"): (0, 2),
         ("00_setup", "visible_only"): (0, 2),  # its visible self-check passes; the hidden tests catch it
-        ("01_transpose_convolution", "solved"): (7, 7), ("01_transpose_convolution", "blank"): (0, 7),
+        ("01_transpose_convolution", "solved"): (4, 4), ("01_transpose_convolution", "blank"): (0, 4),
         # The stripped library has no reference to call, and the checks refuse answers a library function computes.
-        ("00_setup", "calls_reference"): (0, 2), ("01_transpose_convolution", "calls_reference"): (0, 7),
-        ("01_transpose_convolution", "calls_library"): (0, 7),
+        ("00_setup", "calls_reference"): (0, 2), ("01_transpose_convolution", "calls_reference"): (0, 4),
+        ("01_transpose_convolution", "calls_library"): (0, 4),
     }
     for assignment in ASSIGNMENTS:
         # The solved copies imported the course folder's library, not the instructor's installed one.

@@ -522,8 +522,8 @@ def test_no_exercise_of_the_student_copy_is_passed_by_a_public_library_function(
 
 
 @pytest.mark.extended
-@pytest.mark.parametrize("lesson", ["00_setup", "01_transpose_convolution", "02_skip_connections", "03_unet",
-                                    "04_your_own_data", "05_real_world"])
+@pytest.mark.parametrize("lesson", ["00_setup", "01_transpose_convolution", "03_skip_connections", "04_unet",
+                                    "06_your_own_data", "07_real_world"])
 def test_a_blank_student_copy_run_top_to_bottom_says_only_what_is_not_written_yet(lesson, tmp_path):
     # Run the released lesson as nbgrader's autograde or "Run all" would, every cell despite errors: the only
     # errors are the one-line messages of report_unwritten_exercises and the self-checks.
@@ -548,14 +548,14 @@ def test_an_nbgrader_lesson_is_given_the_earlier_lessons_answers_it_imports(tmp_
     # own copies (the release, the workbook) get none: there the lessons save each learner's own.
     build_nbgrader_course(tmp_path / "course", REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
     given = {folder.name: folder / "my_unet.py" for folder in sorted((tmp_path / "course" / "source").iterdir())}
-    assert [name for name, path in given.items() if path.exists()] == ["03_unet", "04_your_own_data", "05_real_world"]
+    assert [name for name, path in given.items() if path.exists()] == ["04_unet", "06_your_own_data", "07_real_world"]
     defined = {name: re.findall(r"^def (\w+)\(", path.read_text(), re.MULTILINE) for name, path in given.items()
                if path.exists()}
     u_net = ["upsampling_block", "conv_block", "unet_model"]
-    assert defined == {"03_unet": ["upsampling_block"], "04_your_own_data": u_net, "05_real_world": u_net}
-    assert "### BEGIN SOLUTION" not in given["04_your_own_data"].read_text()
+    assert defined == {"04_unet": ["upsampling_block"], "06_your_own_data": u_net, "07_real_world": u_net}
+    assert "### BEGIN SOLUTION" not in given["06_your_own_data"].read_text()
     program = ("import sys; sys.path.insert(0, sys.argv[1])\nfrom my_unet import unet_model\n"
                "from unet_lib import check_unet_model\ncheck_unet_model(unet_model)")
-    completed = subprocess.run([sys.executable, "-c", program, str(given["04_your_own_data"].parent)],
+    completed = subprocess.run([sys.executable, "-c", program, str(given["06_your_own_data"].parent)],
                                capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     assert completed.returncode == 0 and "all 3 cases match" in completed.stdout, completed.stderr[-2000:]

@@ -206,3 +206,23 @@ def test_under_nbgrader_training_runs_on_a_token_budget(monkeypatch):
                                **{name: getattr(CPU_CONFIG, name) for name in GRADING_BUDGET}) == CPU_CONFIG
     small = dataclasses.replace(CPU_CONFIG, n_train=10)
     assert within_grading_budget(small).n_train == 10  # never more than the configuration asks
+
+
+def test_a_lesson_names_its_size_once_and_a_grader_runs_a_token_of_it(monkeypatch):
+    from unet_lib.environment import trained_model_claims, training_size
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert training_size(1000, when_graded=16) == 1000
+    with pytest.raises(AssertionError, match="not trained"):
+        with trained_model_claims():
+            raise AssertionError("not trained")  # a claim that fails is an error in a learner's run
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert training_size(1000, when_graded=16) == 16
+    assert training_size(8, when_graded=16) == 8  # never more than the lesson asks
+    with trained_model_claims():
+        raise AssertionError("a token run trains nothing: its claims are not checked")
+    with pytest.raises(ValueError, match="a bug, not a claim"):
+        with trained_model_claims():
+            raise ValueError("a bug, not a claim")  # only failed claims are let through
+    with pytest.raises(ValueError, match="when_graded must be a positive integer"):
+        training_size(1000, when_graded=0)

@@ -31,6 +31,8 @@ _EXPORTS = {
     "grading_run": "unet_lib.environment",
     "list_gpus": "unet_lib.environment",
     "set_seed": "unet_lib.environment",
+    "trained_model_claims": "unet_lib.environment",
+    "training_size": "unet_lib.environment",
     "save_answers": "unet_lib.answers",
     "conv_output_size": "unet_lib.reference.arithmetic",
     "conv_transpose_output_size": "unet_lib.reference.arithmetic",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import numbers
@@ -29,6 +30,43 @@ def grading_run() -> bool:
     grading needs the exercises to run, not a trained model, and a course must grade in about a minute.
     """
     return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def training_size(full: int, *, when_graded: int) -> int:
+    """How much a lesson trains: ``full`` (scenes, epochs, steps), or a token of it when a grader runs the notebook.
+
+    A grader needs the exercises to run, not a trained model, and a class must grade in about a minute; so a
+    lesson names its size once, with the token beside it, instead of branching on grading in its cells.
+
+    Args:
+        full: the size the lesson teaches with.
+        when_graded: the size under a grader (:func:`grading_run`); never more than ``full``.
+
+    Raises:
+        ValueError: if ``when_graded`` is not a positive integer.
+
+    Example:
+        >>> training_size(1000, when_graded=16)  # not under a grader
+        1000
+    """
+    if isinstance(when_graded, bool) or not isinstance(when_graded, numbers.Integral) or when_graded < 1:
+        raise ValueError(f"when_graded must be a positive integer, got {when_graded!r}")
+    return min(full, when_graded) if grading_run() else full
+
+
+@contextlib.contextmanager
+def trained_model_claims():
+    """A block of asserts about how well a model trained, checked in every run but a grader's token run.
+
+    Under a grader (:func:`grading_run`) the lessons train a token of their size (:func:`training_size`),
+    which learns nothing, so a failed assert in this block is let through there; every other error, and every
+    assert in a learner's own run, stops the cell as usual. Points never depend on these claims.
+    """
+    try:
+        yield
+    except AssertionError:
+        if not grading_run():
+            raise
 
 
 def check_seed(seed) -> None:

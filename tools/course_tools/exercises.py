@@ -188,8 +188,8 @@ def declaration_problems(package_dir: str | Path, lessons_dir: str | Path, every
             some of them).
 
     Returns:
-        One message per disagreement, e.g. ``"03_unet.ipynb asks for conv_block, whose GRADED names lessons
-        ['02_skip_connections']"``; empty when all agree.
+        One message per disagreement, e.g. ``"04_unet.ipynb asks for conv_block, whose GRADED names lessons
+        ['03_skip_connections']"``; empty when all agree.
     """
     import json
 

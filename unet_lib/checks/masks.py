@@ -14,7 +14,7 @@ from unet_lib.reference.masks import colour_mask_to_labels, one_hot
 GRADED = {
     "one_hot": {"function": "unet_lib.reference.masks.one_hot", "lessons": ["00_setup"], "points": 1},
     "colour_mask_to_labels": {"function": "unet_lib.reference.masks.colour_mask_to_labels",
-                              "lessons": ["04_your_own_data"], "points": 2},
+                              "lessons": ["06_your_own_data"], "points": 2},
 }
 
 CAMVID_COLOURS = [(128, 128, 128), (128, 0, 0), (128, 64, 128), (0, 0, 192), (128, 128, 0), (64, 64, 128),

@@ -33,11 +33,11 @@ from unet_lib.reference.model import conv_block, unet_model, upsampling_block
 # lessons import the learner's own from my_unet.py (unet_lib.save_answers), ungraded.
 GRADED = {
     "conv_block": {"function": "unet_lib.reference.model.conv_block", "kind": "block", "points": 2,
-                   "lessons": ["03_unet"]},
+                   "lessons": ["04_unet"]},
     "upsampling_block": {"function": "unet_lib.reference.model.upsampling_block", "kind": "block", "points": 2,
-                         "lessons": ["02_skip_connections"]},
+                         "lessons": ["03_skip_connections"]},
     "unet_model": {"function": "unet_lib.reference.model.unet_model", "kind": "model", "points": 3,
-                   "lessons": ["03_unet"]},
+                   "lessons": ["04_unet"]},
 }
 
 RTOL = 1e-4

@@ -14,12 +14,12 @@ from unet_lib.reference.postprocess import best_threshold, stitch_tiles
 # Each exercise, declared once (see unet_lib/checks/masks.py).
 GRADED = {
     "binary_mask_to_labels": {"function": "unet_lib.reference.masks.binary_mask_to_labels",
-                              "lessons": ["04_your_own_data"], "points": 1},
+                              "lessons": ["06_your_own_data"], "points": 1},
     "median_frequency_weights": {"function": "unet_lib.reference.masks.median_frequency_weights",
-                                 "lessons": ["04_your_own_data"], "points": 1},
-    "stitch_tiles": {"function": "unet_lib.reference.postprocess.stitch_tiles", "lessons": ["05_real_world"],
+                                 "lessons": ["06_your_own_data"], "points": 1},
+    "stitch_tiles": {"function": "unet_lib.reference.postprocess.stitch_tiles", "lessons": ["07_real_world"],
                      "points": 2},
-    "best_threshold": {"function": "unet_lib.reference.postprocess.best_threshold", "lessons": ["05_real_world"],
+    "best_threshold": {"function": "unet_lib.reference.postprocess.best_threshold", "lessons": ["07_real_world"],
                        "points": 2},
 }
 

@@ -9,9 +9,9 @@ from unet_lib.reference.arithmetic import receptive_field, unpadded_unet_sizes
 
 # Each exercise, declared once (see unet_lib/checks/masks.py).
 GRADED = {
-    "receptive_field": {"function": "unet_lib.reference.arithmetic.receptive_field", "lessons": ["03_unet"],
+    "receptive_field": {"function": "unet_lib.reference.arithmetic.receptive_field", "lessons": ["04_unet"],
                         "points": 2},
-    "unpadded_unet_sizes": {"function": "unet_lib.reference.arithmetic.unpadded_unet_sizes", "lessons": ["03_unet"],
+    "unpadded_unet_sizes": {"function": "unet_lib.reference.arithmetic.unpadded_unet_sizes", "lessons": ["04_unet"],
                             "points": 2},
 }
 LEVEL = [(3, 1), (3, 1), (2, 2)]  # one encoder level of the U-Net: two 3x3 convolutions, a 2x2 pooling

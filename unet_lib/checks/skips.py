@@ -11,8 +11,8 @@ from unet_lib.reference.skips import crop_skip, iou_and_dice
 
 # Each exercise, declared once (see unet_lib/checks/masks.py).
 GRADED = {
-    "crop_skip": {"function": "unet_lib.reference.skips.crop_skip", "lessons": ["02_skip_connections"], "points": 1},
-    "iou_and_dice": {"function": "unet_lib.reference.skips.iou_and_dice", "lessons": ["02_skip_connections"],
+    "crop_skip": {"function": "unet_lib.reference.skips.crop_skip", "lessons": ["03_skip_connections"], "points": 1},
+    "iou_and_dice": {"function": "unet_lib.reference.skips.iou_and_dice", "lessons": ["03_skip_connections"],
                      "points": 2},
 }
 
