@@ -139,10 +139,11 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         InteractiveShell.clear_instance()
     assert unwritten.strip().splitlines() == [
         "\x1b[31m✗ unet_model: not written yet (the cell still raises NotImplementedError).\x1b[0m",
-        "  Replace `raise NotImplementedError()` with your code, run that cell, then this one."]
+        "  Replace `raise NotImplementedError()` with your code, run that cell, then this one.",
+        "  (This cell stopped here; the cells after it still run.)"]
     assert undefined.strip().splitlines() == [
         "\x1b[31m✗ model is not defined yet: the cell above that defines it has not run, or stopped (at an "
-        "exercise not written yet?).\x1b[0m"]
+        "exercise not written yet?).\x1b[0m", "  (This cell stopped here; the cells after it still run.)"]
     assert "ZeroDivisionError" in other and "Traceback" in other  # other errors keep their traceback
     assert "name 'unions' is not defined" in typo and "not defined yet" not in typo  # Python's own, traceback
     assert "__getitem__" in library and "NotImplementedError" in library and "not written yet" not in library
@@ -151,6 +152,67 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         "\x1b[31m✗ my_unet.py is not beside this lesson yet: the lessons before this one save your answers there "
         "(their save_answers cells); run them first.\x1b[0m")
     assert "ModuleNotFoundError" in other_module and "Traceback" in other_module
+
+
+def test_run_all_goes_on_past_an_unwritten_exercise_and_ends_with_what_is_left(capsys, monkeypatch):
+    # JupyterLab's Run All stops at the first cell whose reply is an error: a cell that needs an exercise not
+    # written yet must end without one, so that the cells after it, which may not need it, still run.
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from unet_lib import check_one_hot, exercises_left, report_unwritten_exercises
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    shell = InteractiveShell.instance()
+    shell.user_ns["check_one_hot"] = check_one_hot
+    try:
+        report_unwritten_exercises()
+        shell.run_cell("def one_hot(mask, n_classes):\n    raise NotImplementedError()\n")
+        checked = shell.run_cell("check_one_hot(one_hot)")
+        stub = shell.run_cell("encoded = one_hot([0, 1], 2)\nprint('never printed')")
+        dependent = shell.run_cell("encoded.shape")
+        independent = shell.run_cell("6 * 7")
+        typo = shell.run_cell("print(no_such_name_ever)")  # after a skip, a missing name reads as one more skip
+        other = shell.run_cell("1 / 0")
+        capsys.readouterr()
+        exercises_left()
+        left = capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+    assert checked.success and stub.success and dependent.success and typo.success
+    assert independent.success and independent.result == 42  # a last expression is still shown
+    assert not other.success  # every other error stops Run All, as before
+    assert left.strip().splitlines() == ["Still to write in this lesson: one_hot.",
+                                         "Write it where it says `raise NotImplementedError()`, then run all again."]
+
+
+def test_a_solved_lesson_keeps_its_name_errors_and_a_grader_sees_every_failure(monkeypatch, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from unet_lib import check_one_hot, exercises_left, report_unwritten_exercises
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    shell = InteractiveShell.instance()
+    try:
+        report_unwritten_exercises()
+        assert not shell.run_cell("print(no_such_name_ever)").success  # no exercise skipped: a real bug
+        shell.user_ns["check_one_hot"] = check_one_hot
+        shell.run_cell("import numpy as np\n"
+                       "def one_hot(mask, n_classes):\n    return np.eye(n_classes)[np.asarray(mask)]\n")
+        assert shell.run_cell("check_one_hot(one_hot)").success
+        capsys.readouterr()
+        exercises_left()
+        assert capsys.readouterr().out.strip() == "Every exercise in this lesson passes its self-check: one_hot."
+    finally:
+        InteractiveShell.clear_instance()
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    shell = InteractiveShell.instance()
+    try:
+        report_unwritten_exercises()
+        shell.run_cell("def one_hot(mask, n_classes):\n    raise NotImplementedError()\n")
+        shell.user_ns["check_one_hot"] = check_one_hot
+        assert not shell.run_cell("check_one_hot(one_hot)").success  # a graded cell that fails must fail
+    finally:
+        InteractiveShell.clear_instance()
 
 
 def test_outside_ipython_reporting_unwritten_exercises_does_nothing():

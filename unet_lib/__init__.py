@@ -111,6 +111,7 @@ _EXPORTS = {
     "course_map_markdown": "unet_lib.course",
     "CheckFailed": "unet_lib.checks.core",
     "report_unwritten_exercises": "unet_lib.checks.core",
+    "exercises_left": "unet_lib.checks.core",
     "check_colour_mask_to_labels": "unet_lib.checks.masks",
     "check_one_hot": "unet_lib.checks.masks",
     "check_crop_skip": "unet_lib.checks.skips",

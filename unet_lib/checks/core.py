@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import pickle
 import sys
 from collections.abc import Callable, Sequence
@@ -37,23 +38,151 @@ class CheckFailed(AssertionError):
 class ExerciseNotWritten(CheckFailed):
     """Code that needs a learner's exercise met its unwritten stub (``raise NotImplementedError()``)."""
 
+    def __init__(self, exercise: str):
+        super().__init__(not_written_message(exercise))
+        self.exercise = exercise
+
+
+class AnswersNotSaved(CheckFailed):
+    """A lesson imports ``my_unet``, the answers an earlier lesson saves, before that lesson has saved them."""
+
 
 class NameNotDefinedYet(CheckFailed):
     """A notebook cell used a name that no cell above has defined yet (see :func:`report_unwritten_exercises`)."""
 
 
+_OUTCOMES: dict[str, str] = {}
+"""This kernel's self-checks since the lesson's setup cell: exercise -> "passes", "fails" or "not written"."""
+_ANSWERS_MISSING: list[str] = []
+"""Non-empty once a cell found ``my_unet`` (an earlier lesson's saved answers) missing."""
+
+
+@contextlib.contextmanager
+def recorded_outcome(exercise: str):
+    """Record how the self-check of ``exercise`` run inside this block ends, for :func:`exercises_left`."""
+    try:
+        yield
+    except ExerciseNotWritten:
+        _OUTCOMES[exercise] = "not written"
+        raise
+    except CheckFailed:
+        _OUTCOMES[exercise] = "fails"
+        raise
+    _OUTCOMES[exercise] = "passes"
+
+
+def exercises_left() -> None:
+    """Print what is still to write in this lesson: the exercises whose self-checks ran since the setup cell.
+
+    A lesson's last cell calls this, so that Run All on a workbook ends with the list of what is left.
+    """
+    unwritten = [name for name, outcome in _OUTCOMES.items() if outcome == "not written"]
+    failing = [name for name, outcome in _OUTCOMES.items() if outcome == "fails"]
+    if unwritten:
+        print(f"Still to write in this lesson: {', '.join(unwritten)}.")
+        print(f"Write {'it' if len(unwritten) == 1 else 'each'} where it says `raise NotImplementedError()`, "
+              "then run all again.")
+    if failing:
+        print(f"Self-checks that fail: {', '.join(failing)} (their cells say what differs).")
+    if _ANSWERS_MISSING:
+        print(f"{ANSWERS_MODULE}.py, your answers from the lessons before, is missing: run those lessons first.")
+    if not unwritten and not failing:
+        print(f"Every exercise in this lesson passes its self-check: {', '.join(_OUTCOMES) or 'none checked'}.")
+
+
+def _raised_in(traceback) -> str:
+    """The name of the code the innermost frame of ``traceback`` runs: a function's, or ``<module>`` for a cell."""
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback.tb_frame.f_code.co_name if traceback is not None else "<module>"
+
+
+def _unwritten_exercise(error: BaseException) -> str | None:
+    """The exercise an error says is not written yet, or ``None`` for an error of any other kind."""
+    if isinstance(error, ExerciseNotWritten):
+        return error.exercise
+    raised_in = _raised_in(error.__traceback__)
+    if type(error) is NotImplementedError and not error.args and not raised_in.startswith(("__", "<")):
+        # An exercise's stub: a bare `raise NotImplementedError()` in a function (a library's own, in a
+        # method such as __getitem__ or with a message, is a real error).
+        return raised_in
+    return None
+
+
+def _shown(error: BaseException) -> CheckFailed | None:
+    """The one-line error a learner reads instead of ``error``'s traceback, or ``None`` to keep the traceback."""
+    exercise = _unwritten_exercise(error)
+    if exercise is not None:
+        return error if isinstance(error, ExerciseNotWritten) else ExerciseNotWritten(exercise)
+    if isinstance(error, ModuleNotFoundError) and error.name == ANSWERS_MODULE:
+        return AnswersNotSaved(f"{ANSWERS_MODULE}.py is not beside this lesson yet: the lessons before this one "
+                               "save your answers there (their save_answers cells); run them first.")
+    if isinstance(error, NameError) and _raised_in(error.__traceback__) == "<module>":
+        # A name the cell itself uses (a name missing inside a function is a bug there: its traceback shows it).
+        name = getattr(error, "name", None) or error
+        return NameNotDefinedYet(f"{name} is not defined yet: the cell above that defines it has not run, or "
+                                 "stopped (at an exercise not written yet?).")
+    return None
+
+
+def _cell_stopped(error: BaseException) -> bool:
+    """Called by a cell that raised ``error``: print why in one line and return ``True`` if the cell should end
+    without an error (it needs an exercise not written yet, or what such a cell left undefined), else ``False``."""
+    skipped_before = "not written" in _OUTCOMES.values() or _ANSWERS_MISSING
+    exercise = _unwritten_exercise(error)
+    missing_answers = isinstance(error, ModuleNotFoundError) and error.name == ANSWERS_MODULE
+    shown = _shown(error)
+    if exercise is not None:
+        _OUTCOMES.setdefault(exercise, "not written")
+    elif missing_answers:
+        _ANSWERS_MISSING.append(ANSWERS_MODULE)
+    elif not (skipped_before and isinstance(shown, NameNotDefinedYet)):
+        return False
+    print("\n".join(shown._render_traceback_()))
+    print("  (This cell stopped here; the cells after it still run.)")
+    return True
+
+
+class _GoOnPastUnwrittenExercises:
+    """An IPython AST transformer: each cell runs inside ``try``, so that one that needs an unwritten exercise
+    ends without an error (see :func:`_cell_stopped`) and Run All goes on; its last expression is still shown."""
+
+    def visit(self, module):
+        import ast
+
+        body = module.body
+        if not body or any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in body):
+            return module
+        shown_last = isinstance(body[-1], ast.Expr)
+        statements = body[:-1] + [ast.Assign([ast.Name("__unet_lib_last__", ast.Store())], body[-1].value)] \
+            if shown_last else body
+        handler = ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__unet_lib_error__", [ast.If(
+            ast.UnaryOp(ast.Not(), ast.Call(ast.Name("__unet_lib_cell_stopped__", ast.Load()),
+                                            [ast.Name("__unet_lib_error__", ast.Load())], [])),
+            [ast.Raise()], [])])
+        shown = [ast.Expr(ast.Call(ast.Name("__unet_lib_display__", ast.Load()),
+                                   [ast.Name("__unet_lib_last__", ast.Load())], []))] if shown_last else []
+        wrapped = ast.Try(statements, [handler], shown, [])
+        ast.copy_location(wrapped, body[0])
+        module.body = [wrapped]
+        return ast.fix_missing_locations(module)
+
+
 def report_unwritten_exercises() -> None:
-    """In a notebook, show errors that come from exercises not written yet as one line each, not a traceback.
+    """In a notebook, let cells that need an exercise not written yet say so in one line, and Run All go on.
 
     A lesson's setup cell calls this. From then on, in this IPython kernel:
 
     - a bare ``NotImplementedError()`` (an exercise's stub, met in any cell that uses it) reads
-      "<function>: not written yet", naming the function whose stub raised it;
+      "<function>: not written yet", naming the function whose stub raised it, and the cell ends there without
+      an error, so that Run All goes on to the cells after it (those that need it say so in turn);
     - importing ``my_unet`` before an earlier lesson saved your answers to it reads that it is not there yet;
-    - a ``NameError`` of a name the cell itself uses reads "<name> is not defined yet", with the likely
-      reason: the cell above that defines it stopped at an exercise not written yet, or has not run.
+    - after such a cell, a ``NameError`` of a name a cell itself uses reads "<name> is not defined yet";
+    - :func:`exercises_left` lists the exercises still to write.
 
-    Every other error keeps its traceback. Outside IPython (a script, ``pytest``) this does nothing.
+    Every other error keeps its traceback and stops Run All. Under a grader (``NBGRADER_EXECUTION``) every
+    error stays an error (a graded cell that fails must fail); only its rendering is one line. Outside IPython
+    (a script, ``pytest``) this does nothing.
     """
     try:
         from IPython import get_ipython
@@ -62,32 +191,24 @@ def report_unwritten_exercises() -> None:
     shell = get_ipython()
     if shell is None:
         return
+    _OUTCOMES.clear()
+    _ANSWERS_MISSING.clear()
 
     def one_line(shell, kind, error, traceback, tb_offset=None):
-        frame = traceback
-        while frame.tb_next is not None:
-            frame = frame.tb_next
-        raised_in = frame.tb_frame.f_code.co_name
-        if isinstance(error, NotImplementedError) and not error.args and not raised_in.startswith("__"):
-            # An exercise's stub: a bare `raise NotImplementedError()` in a function (a library's own, in a
-            # method such as __getitem__ or with a message, keeps its traceback).
-            shown = ExerciseNotWritten(not_written_message(raised_in))
-        elif isinstance(error, ModuleNotFoundError) and error.name == ANSWERS_MODULE:
-            # A later lesson imports the answers an earlier one saved (unet_lib.save_answers), not saved yet here.
-            shown = ExerciseNotWritten(f"{ANSWERS_MODULE}.py is not beside this lesson yet: the lessons before this "
-                                       "one save your answers there (their save_answers cells); run them first.")
-        elif isinstance(error, NameError) and raised_in == "<module>":
-            # A name the cell itself uses (a name missing inside a function is a bug there: its traceback shows it).
-            name = getattr(error, "name", None) or error
-            shown = NameNotDefinedYet(f"{name} is not defined yet: the cell above that defines it has not run, or "
-                                      "stopped (at an exercise not written yet?).")
-        else:
+        shown = _shown(error)
+        if shown is None:
             shell.showtraceback((kind, error, traceback), tb_offset)
-            return
-        # Shown as an error (a notebook runner sees the cell fail), in the shown error's one-line rendering.
-        shell.showtraceback((type(shown), shown, traceback), tb_offset)
+        else:  # shown as an error (a notebook runner sees the cell fail), in its one-line rendering
+            shell.showtraceback((type(shown), shown, traceback), tb_offset)
 
     shell.set_custom_exc((NotImplementedError, NameError, ModuleNotFoundError), one_line)
+    shell.ast_transformers[:] = [transformer for transformer in shell.ast_transformers
+                                 if not isinstance(transformer, _GoOnPastUnwrittenExercises)]
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return
+    shell.push({"__unet_lib_cell_stopped__": _cell_stopped,
+                "__unet_lib_display__": lambda value: sys.displayhook(value)}, interactive=False)
+    shell.ast_transformers.append(_GoOnPastUnwrittenExercises())
 
 
 def not_written_message(exercise: str) -> str:
@@ -204,16 +325,17 @@ def verify(
     """
     if not callable(learner_function):
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner_function).__name__}")
-    for case in cases:
-        if isinstance(case.expected, Raises):
-            _verify_raises(title, learner_function, case)
-            continue
-        got = learner_answer(title, learner_function, case)
-        difference = describe_difference(got, case.expected, rtol=rtol, atol=atol)
-        if difference is not None:
-            mistake = named_mistake(got, case, rtol=rtol, atol=atol)
-            raise CheckFailed(case_differs_message(title, case.label, difference if mistake is None
-                                                   else f"{mistake}\n{difference}"))
+    with recorded_outcome(title):
+        for case in cases:
+            if isinstance(case.expected, Raises):
+                _verify_raises(title, learner_function, case)
+                continue
+            got = learner_answer(title, learner_function, case)
+            difference = describe_difference(got, case.expected, rtol=rtol, atol=atol)
+            if difference is not None:
+                mistake = named_mistake(got, case, rtol=rtol, atol=atol)
+                raise CheckFailed(case_differs_message(title, case.label, difference if mistake is None
+                                                       else f"{mistake}\n{difference}"))
     print(f"✓ {title}: all {len(cases)} cases match the reference.")
 
 
@@ -231,7 +353,7 @@ def _verify_raises(title: str, learner_function: Callable[..., Any], case: Case)
         with no_library_answers(title, learner_function):
             learner_function(*case.args, **case.kwargs)
     except NotImplementedError:
-        raise ExerciseNotWritten(not_written_message(title)) from None
+        raise ExerciseNotWritten(title) from None
     except CheckFailed:
         raise
     except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
@@ -257,7 +379,7 @@ def learner_answer(title: str, learner_function: Callable[..., Any], case: Case)
         with no_library_answers(title, learner_function):
             return learner_function(*case.args, **case.kwargs)
     except NotImplementedError:
-        raise ExerciseNotWritten(not_written_message(title)) from None
+        raise ExerciseNotWritten(title) from None
     except CheckFailed:
         raise
     except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback

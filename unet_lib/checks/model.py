@@ -24,7 +24,7 @@ from unet_lib.checks.core import (
     ExerciseNotWritten,
     case_differs_message,
     no_library_answers,
-    not_written_message,
+    recorded_outcome,
 )
 from unet_lib.reference.model import conv_block, unet_model, upsampling_block
 
@@ -360,20 +360,21 @@ def _verify(kind: str, title: str, learner: Callable, cases: Sequence[Case]) -> 
     """Run the learner's block or model function on every case; print a verdict or raise :class:`CheckFailed`."""
     if not callable(learner):
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner).__name__}")
-    for case in cases:
-        try:
-            with no_library_answers(title, learner):
-                built = build(kind, title, learner, case.kwargs)
-            got = behaviour(*built)
-        except NotImplementedError:
-            raise ExerciseNotWritten(not_written_message(title)) from None
-        except CheckFailed:
-            raise
-        except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
-            raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
-        difference = behaviour_difference(got, case.expected)
-        if difference is not None:
-            raise CheckFailed(case_differs_message(title, case.label, difference))
+    with recorded_outcome(title):
+        for case in cases:
+            try:
+                with no_library_answers(title, learner):
+                    built = build(kind, title, learner, case.kwargs)
+                got = behaviour(*built)
+            except NotImplementedError:
+                raise ExerciseNotWritten(title) from None
+            except CheckFailed:
+                raise
+            except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
+                raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
+            difference = behaviour_difference(got, case.expected)
+            if difference is not None:
+                raise CheckFailed(case_differs_message(title, case.label, difference))
     print(f"✓ {title}: all {len(cases)} cases match what the reference computes.")
 
 
