@@ -11,8 +11,12 @@ LESSONS ?= lessons
 # beside lessons/), so the lessons' figure links ../media/*.png resolve, and opens on the lessons folder.
 LAB_ROOT = $(abspath $(LESSONS)/..)
 LAB_OPEN = $(notdir $(abspath $(LESSONS)))
+# JupyterLab opens on the first lesson, the course's start (its last cell links the course map).
+FIRST_LESSON = $(notdir $(firstword $(sort $(wildcard $(LESSONS)/[0-9][0-9]_*.ipynb))))
 LAB_SERVE = --ServerApp.root_dir="$(LAB_ROOT)" --FileContentsManager.preferred_dir="$(LAB_OPEN)" \
-	--LabApp.default_url="/lab/tree/$(LAB_OPEN)"
+	--LabApp.default_url="/lab/tree/$(LAB_OPEN)/$(FIRST_LESSON)"
+# The learner's JupyterLab settings (lab_config/README.md): no nbgrader menu or news pop-up. LAB_CONFIG= for Jupyter's own.
+LAB_CONFIG ?= $(CURDIR)/lab_config
 # Jupyter refuses to run as root (common in containers) unless told it is intended.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 BIN := $(VENV)/bin
@@ -34,13 +38,15 @@ help:
 # too, as CI does (on Linux PyPI's torch brings CUDA libraries, several GB). Learners need neither.
 EXTRAS ?= dev
 test-all: EXTRAS = dev,jax
+# A learner's JupyterLab needs the course's packages only (no nbgrader, no test tools).
+lab: EXTRAS =
 
 setup:
 	@scripts/make_venv.sh "$(VENV)" "$(PYTHON)" "$(EXTRAS)"
 
 lab: setup
 	@test -d "$(LESSONS)" || { echo "No folder $(LESSONS) to open (the workbook: make workbook first)." >&2; exit 1; }
-	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_SERVE) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(LAB_CONFIG)" $(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_SERVE) $(LAB_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

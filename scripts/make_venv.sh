@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the course's virtual environment and install the pinned dependencies into it.
 # Usage: scripts/make_venv.sh VENV_DIR [PYTHON] [EXTRAS]
-# EXTRAS: the package's optional dependency groups, comma-separated (default: dev). The stamp file
+# EXTRAS: the package's optional dependency groups, comma-separated (default: dev; empty: the learner's
+# packages only, as `make lab` asks). The stamp file
 # lists the groups installed so far, one per line; asking for one it lacks installs it.
 # Every failure ends with one message that says what is missing and how to fix it; pip's own
 # output goes to VENV_DIR/install.log, whose last lines are shown only when something failed.
@@ -9,7 +10,7 @@ set -uo pipefail
 
 venv=${1:?usage: scripts/make_venv.sh VENV_DIR [PYTHON]}
 requested_python=${2:-}
-extras=${3:-dev}
+extras=${3-dev}
 stamp="$venv/.installed"
 log="$venv/install.log"
 
@@ -62,7 +63,7 @@ fi
 
 echo "Installing the pinned course packages into $venv (a few minutes the first time; log: $log)..."
 if ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
-    -e ".[$extras]" >"$log" 2>&1; then
+    -e ".${extras:+[$extras]}" >"$log" 2>&1; then
   echo "--- last lines of $log ---" >&2
   grep -v '^WARNING: Location' "$log" | tail -n 15 >&2
   fail "pip could not install the course's dependencies (see above and $log)." \
@@ -79,6 +80,7 @@ if [[ ,$extras, == *,dev,* && -f tools/pyproject.toml ]] &&
   fail "pip could not install the course's tools (tools/; see above and $log)."
 fi
 # Remember every group installed (an older stamp's too, when pyproject.toml has not changed since).
-{ [[ -f $stamp && $stamp -nt pyproject.toml ]] && cat "$stamp"; tr ',' '\n' <<<"$extras"; } | sort -u >"$stamp.new"
+{ [[ -f $stamp && $stamp -nt pyproject.toml ]] && cat "$stamp"; tr ',' '\n' <<<"$extras"; } | grep -v '^$' |
+  sort -u >"$stamp.new"
 mv "$stamp.new" "$stamp"
 echo "Set-up done: $venv is ready."

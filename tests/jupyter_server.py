@@ -35,11 +35,13 @@ _IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)
 
 
 class Lab(NamedTuple):
-    """A running `make lab`: its address, its token, and the folder it opened (an API path, e.g. ``lessons``)."""
+    """A running `make lab`: its address, its token, the lessons' folder and the notebook it opens (API paths,
+    e.g. ``lessons`` and ``lessons/00_setup.ipynb``)."""
 
     base_url: str
     token: str
     lessons: str
+    opened: str
 
 
 def copy_repository(destination: Path) -> Path:
@@ -73,8 +75,12 @@ def lab_command(project: Path, lessons: str | None = None) -> dict[str, str]:
     completed = subprocess.run(_make_lab(lessons=lessons, dry_run=True), cwd=project, capture_output=True,
                                text=True, timeout=60, check=True)
     command = shlex.split(completed.stdout.strip().splitlines()[-1])
+    environment = {}
+    while "=" in command[0]:  # VARIABLE=value before the program
+        name, value = command.pop(0).split("=", 1)
+        environment[name] = value
     assert Path(command[0]).name == "jupyter" and command[1] == "lab", command
-    return dict(argument[2:].split("=", 1) for argument in command[2:] if "=" in argument)
+    return {**environment, **dict(argument[2:].split("=", 1) for argument in command[2:] if "=" in argument)}
 
 
 def _free_port() -> int:
@@ -94,15 +100,14 @@ def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | N
 
     Only ``LAB_ARGS`` is added to the learner's command: no browser, the port, the token, and scratch
     settings that render every cell (JupyterLab otherwise skips off-screen cells, which a test cannot
-    then find) and show no news pop-up over the page. Skips the calling test when not run inside the
+    then find). Skips the calling test when not run inside the
     venv that `make lab` creates.
     """
     _venv()
     project = project or copy_repository(scratch_dir / "repository")
     port, token = _free_port(), "course-test-token"
     settings_dir = scratch_dir / "lab-settings"
-    for plugin, settings in {"notebook-extension/tracker": {"windowingMode": "none"},
-                             "apputils-extension/notification": {"fetchNews": "false"}}.items():
+    for plugin, settings in {"notebook-extension/tracker": {"windowingMode": "none"}}.items():
         path = settings_dir / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings))
@@ -116,7 +121,7 @@ def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | N
         deadline = time.monotonic() + 90
         while True:
             try:
-                # `/` redirects to the page `make lab` opens, /lab/tree/<the lessons folder>.
+                # `/` redirects to the page `make lab` opens, /lab/tree/<the lessons folder>/<the first lesson>.
                 with urllib.request.urlopen(f"{base_url}/?token={token}", timeout=5) as response:
                     opened = urllib.parse.urlsplit(response.url).path
                 break
@@ -124,8 +129,9 @@ def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | N
                 assert server.poll() is None, server.stderr.read().decode()[-2000:]
                 assert time.monotonic() < deadline, "JupyterLab did not answer within 90 s"
                 time.sleep(0.5)
-        assert re.fullmatch(r"/lab(/tree(/.*)?)?", opened), f"`make lab` opens {opened}, not JupyterLab's file tree"
-        yield Lab(base_url, token, urllib.parse.unquote(opened.removeprefix("/lab").removeprefix("/tree")).strip("/"))
+        assert re.fullmatch(r"/lab/tree/.+\.ipynb", opened), f"`make lab` opens {opened}, not a lesson"
+        opened = urllib.parse.unquote(opened.removeprefix("/lab/tree/"))
+        yield Lab(base_url, token, str(Path(opened).parent), opened)
     finally:
         _stop(server)
 

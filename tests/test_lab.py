@@ -1,6 +1,8 @@
 """`make lab` serves the folder above the lessons, so their ../media/ figure links resolve, and opens the lessons."""
 
 import json
+import re
+import urllib.error
 import urllib.request
 
 import pytest
@@ -13,12 +15,31 @@ def get(lab, path):
 
 
 @pytest.mark.parametrize("lessons", [None, "workbook/lessons", "workbook/lessons/"])
-def test_make_lab_serves_the_folder_above_the_lessons_and_opens_them(lessons):
-    arguments = lab_command(REPO_ROOT, lessons)
-    served = REPO_ROOT / (lessons or "lessons").rstrip("/")
+def test_make_lab_serves_the_folder_above_the_lessons_and_opens_the_first_lesson(lessons, tmp_path):
+    project = copy_repository(tmp_path / "repository")
+    workbook = project / "workbook" / "lessons"
+    workbook.mkdir(parents=True)
+    (workbook / "00_setup.ipynb").write_bytes((REPO_ROOT / "lessons" / "00_setup.ipynb").read_bytes())
+    arguments = lab_command(project, lessons)
+    served = project / (lessons or "lessons").rstrip("/")
     assert arguments["ServerApp.root_dir"] == str(served.parent)
     assert arguments["FileContentsManager.preferred_dir"] == "lessons"
-    assert arguments["LabApp.default_url"] == "/lab/tree/lessons"
+    assert arguments["LabApp.default_url"] == "/lab/tree/lessons/00_setup.ipynb"
+    assert arguments["JUPYTER_CONFIG_PATH"] == str(project / "lab_config")
+
+
+def test_the_learners_jupyterlab_has_no_nbgrader_and_no_news(tmp_path):
+    # The dev extra installs nbgrader into the same environment; `make lab` still shows the learner none of it.
+    with running_lab(tmp_path) as lab:
+        assert lab.opened == "lessons/00_setup.ipynb"
+        with get(lab, "lab") as response:
+            page = response.read().decode()
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            get(lab, "formgrader")  # nbgrader's server extension is not loaded either
+    page_config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                       page, re.DOTALL).group(1))
+    disabled = page_config["disabledExtensions"]
+    assert "@jupyter/nbgrader" in disabled and "@jupyterlab/apputils-extension:announcements" in disabled, disabled
 
 
 def test_make_lab_serves_the_lessons_and_their_figures(tmp_path):

@@ -218,8 +218,16 @@ def test_mini_release_holds_no_solution_line(mini):
         (release / "minicourse" / "planted.py").unlink()
 
 
+def test_a_release_says_it_is_the_workbook(mini):
+    lessons, package, release, _ = mini
+    for lesson in sorted((release / "lessons").glob("*.ipynb")):
+        title = nbformat.read(lesson, as_version=4).cells[0]
+        assert title.cell_type == "markdown" and "**Your workbook.**" in title.source, lesson.name
+
+
 def test_course_release_holds_no_solution_line_no_tooling_and_its_checks_work():
     release = course_release()
+    assert (release / "lab_config" / "labconfig" / "page_config.json").is_file()  # the learner's JupyterLab
     leaked, looked_for = leaked_solution_lines(release, REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
     assert looked_for > 0 and leaked == []
     # The instructor's tools stay home: no course_tools, and no module of the library that speaks of them.

@@ -58,7 +58,12 @@ GRADING = "grading.json"
 """In an nbgrader course: what the course's grader compares (:func:`record_grading`); never handed out."""
 NBGRADER_ASSIGNMENTS = "nbgrader_assignments"
 """The manifest key that only an nbgrader course's manifest has."""
-PROJECT_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md", "scripts", "media")
+WORKBOOK_NOTE = ("> **Your workbook.** The exercises here are blank: write each where its cell says "
+                 "`raise NotImplementedError()`. Run All runs every cell that does not need an exercise you have not "
+                 "written yet, and the lesson's last cell lists what is left.")
+"""The line a student copy adds under each lesson's title."""
+
+PROJECT_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md", "scripts", "media", "lab_config")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "recorded", "*.egg-info", ".ipynb_checkpoints")
 
 
@@ -322,6 +327,9 @@ def build_release(out_dir: str | Path, lessons_dir: str | Path | None = None,
 
         (out_dir / "lessons").mkdir()
         for name, notebook in lessons.items():
+            title = notebook.cells[0]
+            if title.cell_type == "markdown":  # said once, under the lesson's title
+                title.source = title.source.replace("\n", f"\n\n{WORKBOOK_NOTE}\n", 1)
             for cell in notebook.cells:
                 if cell.cell_type == "code":
                     cell.source = strip_solutions(cell.source)
