@@ -56,3 +56,21 @@ def test_the_report_names_the_cpu_and_the_blas_kernels():
     # NumPy's PyPI wheels bundle OpenBLAS, which picks its kernels for the CPU at run time.
     assert re.fullmatch(r"scipy-openblas [\d.]+, \w+ kernels", numpy_blas()), numpy_blas()
     assert cpu_model() and cpu_model() in _machine() and numpy_blas() in _machine()
+
+
+def test_bench_lessons_times_each_lesson_run_all_and_its_longest_silence(tmp_path, capsys):
+    import nbformat
+
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (tmp_path / "media").mkdir()
+    cells = [nbformat.v4.new_markdown_cell("# A lesson\n\nSome words here."),
+             nbformat.v4.new_code_cell("import time\nprint('start')\ntime.sleep(1.2)\nprint('end')")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), lessons / "00_tiny.ipynb")
+    assert main(["bench", "lessons", "--lessons", str(lessons)]) == 0
+    report = capsys.readouterr().out
+    row = next(line for line in report.splitlines() if line.startswith("| 00_tiny"))
+    _, name, run_all, slowest, silence, words, within, _ = (cell.strip() for cell in row.split("|"))
+    assert name == "00_tiny" and float(run_all) >= 1.2 and float(slowest) >= 1.2 and int(words) == 5 and within == "yes"
+    assert 1.0 <= float(silence) < float(run_all)  # the longest wait with no output: the sleep
+    assert "target" in report and "load average" in report

@@ -8,6 +8,7 @@
   convolutions' multiply-adds, the TFLOP/s achieved.
 - ``bench predict``: time and peak memory of overlap-tile prediction as the image grows.
 - ``bench grade``: the wall time of grading one solved whole-course submission.
+- ``bench lessons``: each lesson's Run All time, its slowest cell and its longest wait without output.
 
 Results are recorded in ``docs/BENCHMARKS.md``.
 """
@@ -47,7 +48,7 @@ def add_command(subparsers) -> None:
     )
     benchmarks = parser.add_subparsers(title="benchmarks", metavar="BENCHMARK")
     for add_benchmark in (_add_transpose_benchmark, _add_unet_benchmark, _add_predict_benchmark,
-                          _add_grading_benchmark):
+                          _add_grading_benchmark, _add_lessons_benchmark):
         add_benchmark(benchmarks)
 
     def print_help(arguments: argparse.Namespace) -> int:
@@ -726,6 +727,87 @@ def _add_grading_benchmark(subparsers) -> None:
         except ValueError as error:
             print(f"bench grade: {error}", file=sys.stderr)
             return 2
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+LESSON_TARGET_S = 120
+"""The most a lesson's Run All may take on 2 CPU cores (issue #25)."""
+
+
+def time_lesson(notebook_path: Path, timeout_s: int = 600) -> dict:
+    """Run one lesson top to bottom in a fresh kernel, as Run All does; time it.
+
+    Returns:
+        ``{"lesson", "seconds", "slowest_cell_s", "slowest_cell", "longest_silence_s", "words", "errors"}``: the
+        wall time of the whole run, of its slowest cell (and that cell's index), the longest wait inside one cell
+        with nothing new on the page (from the cell's start, between its outputs, to its end), the markdown's word
+        count and the indexes of cells that ended in an error.
+    """
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    class TimedClient(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            stamps.setdefault(cell_index, []).append(time.perf_counter())
+            return super().output(outs, msg, display_id, cell_index)
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    stamps: dict[int, list[float]] = {}
+    spans: dict[int, tuple[float, float]] = {}
+    client = TimedClient(notebook, timeout=timeout_s, kernel_name="python3", allow_errors=True,
+                         resources={"metadata": {"path": str(notebook_path.parent)}})
+    client.on_cell_execute = lambda cell, cell_index: spans.__setitem__(cell_index, (time.perf_counter(), 0.0))
+    client.on_cell_executed = lambda cell, cell_index, execute_reply: spans.__setitem__(
+        cell_index, (spans[cell_index][0], time.perf_counter()))
+    started = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - started
+    durations = {index: end - start for index, (start, end) in spans.items()}
+    silences = [max(b - a for a, b in zip([start, *stamps.get(index, [])], [*stamps.get(index, []), end], strict=True))
+                for index, (start, end) in spans.items()]
+    slowest = max(durations, key=durations.get, default=0)
+    words = sum(len(re.findall(r"\w+", cell.source)) for cell in notebook.cells if cell.cell_type == "markdown")
+    errors = [index for index, cell in enumerate(notebook.cells)
+              if any(output.get("output_type") == "error" for output in cell.get("outputs", []))]
+    return {"lesson": notebook_path.stem, "seconds": round(seconds, 1),
+            "slowest_cell_s": round(durations.get(slowest, 0.0), 1), "slowest_cell": slowest,
+            "longest_silence_s": round(max(silences, default=0.0), 1), "words": words, "errors": errors}
+
+
+def _add_lessons_benchmark(subparsers) -> None:
+    """``bench lessons``: every lesson run top to bottom, one at a time, in a scratch copy; a table of times."""
+    parser = subparsers.add_parser("lessons", help="run each lesson top to bottom as Run All does (in a scratch "
+                                   f"copy) and print its wall time (the target: {LESSON_TARGET_S} s on 2 cores), "
+                                   "slowest cell and longest wait without output")
+    parser.add_argument("names", nargs="*", help="lessons to time, e.g. 03_skip_connections (default: all)")
+    parser.add_argument("--lessons", default=None, help="lessons folder (default: lessons/ of the repository)")
+
+    def run(arguments: argparse.Namespace) -> int:
+        from unet_lib.course import list_lessons
+
+        lessons_dir = Path(arguments.lessons or Path(__file__).resolve().parents[2] / "lessons")
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="unet-bench-lessons-") as folder:
+            # A scratch copy, media beside it, so that what the lessons save (my_unet.py) never touches the source.
+            shutil.copytree(lessons_dir, Path(folder) / "lessons", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+            if (lessons_dir.parent / "media").is_dir():
+                shutil.copytree(lessons_dir.parent / "media", Path(folder) / "media")
+            for lesson in list_lessons(Path(folder) / "lessons"):
+                stem = lesson.file_name.removesuffix(".ipynb")
+                if arguments.names and stem not in arguments.names:
+                    continue
+                timing = time_lesson(Path(folder) / "lessons" / lesson.file_name)
+                rows.append([stem, f"{timing['seconds']:.1f}", f"{timing['slowest_cell_s']:.1f}",
+                             f"{timing['longest_silence_s']:.1f}", str(timing["words"]),
+                             "yes" if timing["seconds"] <= LESSON_TARGET_S and not timing["errors"] else
+                             f"no{' (errors in cells ' + str(timing['errors']) + ')' if timing['errors'] else ''}"])
+        print(f"Machine: {_machine()}")
+        print(_format_table(["lesson", "Run All s", "slowest cell s", "longest wait without output s", "words",
+                             f"within the {LESSON_TARGET_S} s target"], rows))
         return 0
 
     parser.set_defaults(handler=run)
