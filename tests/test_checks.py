@@ -142,15 +142,14 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         "  Replace `raise NotImplementedError()` with your code, run that cell, then this one.",
         "  (This cell stopped here; the cells after it still run.)"]
     assert undefined.strip().splitlines() == [
-        "\x1b[31m✗ model is not defined yet: the cell above that defines it has not run, or stopped (at an "
-        "exercise not written yet?).\x1b[0m", "  (This cell stopped here; the cells after it still run.)"]
+        "\x1b[31m✗ model is not defined yet: its cell has not run, or stopped at an exercise not written yet."
+        "\x1b[0m", "  (This cell stopped here; the cells after it still run.)"]
     assert "ZeroDivisionError" in other and "Traceback" in other  # other errors keep their traceback
     assert "name 'unions' is not defined" in typo and "not defined yet" not in typo  # Python's own, traceback
     assert "__getitem__" in library and "NotImplementedError" in library and "not written yet" not in library
     assert "use fit_generator" in with_message and "not written yet" not in with_message
     assert not_saved.strip().splitlines()[0] == (
-        "\x1b[31m✗ my_unet.py is not beside this lesson yet: the lessons before this one save your answers there "
-        "(their save_answers cells); run them first.\x1b[0m")
+        "\x1b[31m✗ my_unet.py is not beside this lesson yet: run the lessons before it first.\x1b[0m")
     assert "ModuleNotFoundError" in other_module and "Traceback" in other_module
 
 
@@ -292,3 +291,14 @@ def test_a_named_mistake_survives_recording(tmp_path, monkeypatch):
     monkeypatch.setattr(core, "RECORDED_DIR", tmp_path)
     assert core.recorded_cases("conv_transpose_output_size") == cases
     assert any(case.mistakes for case in cases)
+
+
+def test_a_failed_check_reads_in_lines_that_fit_the_notebook_without_breaking_a_word():
+    from unet_lib.checks.core import CheckFailed
+
+    words = ["the", "concatenation", "order", "differs", "from", "the", "reference's:", "skip", "first,", "then"] * 8
+    rendered = CheckFailed("unet_model: " + " ".join(words) + "\nexpected [[1 2]\n [3 4]]")._render_traceback_()
+    plain = [line.replace("\033[31m", "").replace("\033[0m", "") for line in rendered]
+    assert all(len(line) <= 100 for line in plain), plain
+    assert " ".join(" ".join(plain).split()).startswith("✗ unet_model: " + " ".join(words))  # words kept whole
+    assert plain[-2:] == ["  expected [[1 2]", "   [3 4]]"]  # short lines, arrays too, keep their layout

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import pickle
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,12 @@ class CheckFailed(AssertionError):
     """The learner's answer differs from the reference; the message says how."""
 
     def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of a traceback: the learner needs the verdict, not our stack.
-        return [f"\033[31m✗ {line}\033[0m" if i == 0 else f"  {line}"
-                for i, line in enumerate(str(self).splitlines())]
+        # IPython shows this instead of a traceback: the learner needs the verdict, not our stack. Long lines are
+        # folded between words at 100 characters, before JupyterLab folds them inside one.
+        lines = [piece for i, line in enumerate(str(self).splitlines())
+                 for piece in (textwrap.wrap(line, 98, subsequent_indent="  ", break_long_words=False,
+                                             break_on_hyphens=False) if len(line) > 98 else [line])]
+        return [f"\033[31m✗ {line}\033[0m" if i == 0 else f"  {line}" for i, line in enumerate(lines)]
 
 
 class ExerciseNotWritten(CheckFailed):
@@ -115,13 +119,13 @@ def _shown(error: BaseException) -> CheckFailed | None:
     if exercise is not None:
         return error if isinstance(error, ExerciseNotWritten) else ExerciseNotWritten(exercise)
     if isinstance(error, ModuleNotFoundError) and error.name == ANSWERS_MODULE:
-        return AnswersNotSaved(f"{ANSWERS_MODULE}.py is not beside this lesson yet: the lessons before this one "
-                               "save your answers there (their save_answers cells); run them first.")
+        return AnswersNotSaved(f"{ANSWERS_MODULE}.py is not beside this lesson yet: run the lessons before it "
+                               "first.")
     if isinstance(error, NameError) and _raised_in(error.__traceback__) == "<module>":
         # A name the cell itself uses (a name missing inside a function is a bug there: its traceback shows it).
         name = getattr(error, "name", None) or error
-        return NameNotDefinedYet(f"{name} is not defined yet: the cell above that defines it has not run, or "
-                                 "stopped (at an exercise not written yet?).")
+        return NameNotDefinedYet(f"{name} is not defined yet: its cell has not run, or stopped at an exercise "
+                                 "not written yet.")
     return None
 
 
