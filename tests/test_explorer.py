@@ -6,6 +6,7 @@ import itertools
 import matplotlib
 import numpy as np
 import pytest
+from PIL import Image
 
 from unet_lib import draw_grids, keras_output_shape, overlap_count, transpose_explorer
 from unet_lib.explorer import draw_transpose_layout, transpose_layout
@@ -64,15 +65,23 @@ def test_widget_updates_and_shows_invalid_settings_as_a_message():
     explorer = transpose_explorer(input_size=2, kernel_size=3, stride=2, padding=1, output_padding=1)
     assert explorer.layout.output_size == 4
     assert "= 4" in explorer.message.value and "(matches)" in explorer.message.value
-    assert bytes(explorer.plot.value).startswith(b"\x89PNG") and explorer.plot.layout.display is None
-    drawn = bytes(explorer.plot.value)
+    assert all(bytes(image.value).startswith(b"\x89PNG") for image in explorer.plot.children)
+    assert explorer.plot.layout.display is None
+    drawn = b"".join(bytes(image.value) for image in explorer.plot.children)
+    # Two images side by side that wrap one under the other in a narrow notebook (a 900 px window with the file
+    # panel open leaves about 420 px), so each shrinks little there instead of one 960 px image shrinking to half.
+    widths = [Image.open(io.BytesIO(bytes(image.value))).size[0] for image in explorer.plot.children]
+    assert len(widths) == 2 and all(width <= 560 for width in widths), widths
+    assert explorer.plot.layout.flex_flow == "row wrap"
+    assert all(image.layout.max_width == "100%" for image in explorer.plot.children)
     explorer.controls["stride"].value = 1  # output_padding 1 is now too large: a message, no exception
     assert explorer.layout is None and "output_padding must be smaller than stride" in explorer.message.value
     assert explorer.plot.layout.display == "none"  # no stale figure beside the message
     explorer.controls["output_padding"].value = 0
     assert explorer.layout.output_size == 2 and "(matches)" in explorer.message.value
-    assert explorer.plot.layout.display is None and bytes(explorer.plot.value).startswith(b"\x89PNG")
-    assert bytes(explorer.plot.value) != drawn
+    assert explorer.plot.layout.display is None
+    assert all(bytes(image.value).startswith(b"\x89PNG") for image in explorer.plot.children)
+    assert b"".join(bytes(image.value) for image in explorer.plot.children) != drawn
     explorer.controls["padding"].value = "same"
     assert explorer.layout.output_size == 2 and "'same' with a" in explorer.message.value
 

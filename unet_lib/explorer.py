@@ -355,7 +355,10 @@ class TransposeExplorer:
         self.message = widgets.HTML(layout=widgets.Layout(flex="1 1 300px", min_width="260px", margin="0 0 0 12px"))
         # An Image widget, not an Output one: an Output widget captures the outputs of the running cell,
         # which can leave nbclient (nbval and other notebook runners) waiting for ever (jupyter/nbclient#312).
-        self.plot = widgets.Image(format="png")
+        # The diagram's two panels as two images in a wrapping row: a narrow notebook shows them one under the
+        # other, each shrunk a little, instead of one 960 px image shrunk to half its size.
+        self.plot = widgets.HBox([widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+                                  for _ in range(2)], layout=widgets.Layout(flex_flow="row wrap"))
         self.layout: TransposeLayout | None = None
         for control in self.controls.values():
             control.observe(self.update, names="value")
@@ -387,10 +390,18 @@ class TransposeExplorer:
         verdict = "matches" if keras_shape[1:3] == (size, size) else "DIFFERS"
         self.message.value = (f"<code>{self.layout.formula}</code><br>output: {size}x{size}<br>"
                               f"Keras {keras_layers} on zeros: shape {keras_shape} ({verdict})")
-        # Shown as PNG bytes, so the drawing appears whatever matplotlib backend the notebook uses.
-        png = io.BytesIO()
-        draw_transpose_layout(self.layout).savefig(png, format="png", dpi=FIGURE_DPI)
-        self.plot.value = png.getvalue()
+        # Shown as PNG bytes, so the drawing appears whatever matplotlib backend the notebook uses; cut between
+        # the who-writes-where panel and the counts panel (with its colour bar).
+        from matplotlib.transforms import Bbox
+
+        figure = draw_transpose_layout(self.layout)
+        writes, counts = figure.axes[0].get_position(), figure.axes[1].get_position()
+        cut = (writes.x1 + counts.x0) / 2 * FIGURE_WIDTH_INCHES
+        for image, (left, right) in zip(self.plot.children, [(0, cut), (cut, FIGURE_WIDTH_INCHES)], strict=True):
+            png = io.BytesIO()
+            figure.savefig(png, format="png", dpi=FIGURE_DPI,
+                           bbox_inches=Bbox([[left, 0], [right, figure.get_figheight()]]))
+            image.value = png.getvalue()
         self.plot.layout.display = None
 
 
