@@ -33,6 +33,16 @@ def test_legend_names_every_class_in_order(on_figure):
     plt.close(figure)
 
 
+def test_an_overlays_legend_shows_background_as_the_greyed_photo_it_is():
+    figure, axis = plt.subplots()
+    legend = class_map_legend(axis, overlay=True)
+    texts = [text.get_text() for text in legend.get_texts()]
+    assert texts[0] == f"{CLASS_NAMES[0]} (the photo, in grey)" and texts[1:] == list(CLASS_NAMES[1:])
+    background = legend.get_patches()[0]
+    assert background.get_hatch() and background.get_facecolor()[:3] != tuple(CLASS_RGB[0])  # texture, not a box
+    plt.close(figure)
+
+
 def test_class_map_uses_the_class_colours():
     figure, axis = plt.subplots()
     mask = np.array([[0, 1], [2, 0]])

@@ -44,7 +44,7 @@ def show_class_map(axis, mask, title: str | None = None):
     return picture
 
 
-def class_map_legend(target, **legend_options):
+def class_map_legend(target, overlay: bool = False, **legend_options):
     """Add a legend naming the colour of each class (:data:`CLASS_NAMES`) to an axis or a figure.
 
     On an axis it sits just right of it; on a figure, centred below the axes (add it after
@@ -52,6 +52,8 @@ def class_map_legend(target, **legend_options):
 
     Args:
         target: a matplotlib ``Axes`` or ``Figure``.
+        overlay: the legend of :func:`overlay_classes` pictures, whose background is the photo in grey (shown
+            as a hatched grey patch), not the background colour of a class map.
         **legend_options: passed to ``legend`` (e.g. ``loc``, ``ncol``), replacing the defaults.
 
     Returns:
@@ -59,6 +61,9 @@ def class_map_legend(target, **legend_options):
     """
     handles = [Patch(facecolor=colour, edgecolor="#555555", label=name)
                for colour, name in zip(CLASS_RGB, CLASS_NAMES, strict=True)]
+    if overlay:
+        handles[0] = Patch(facecolor="#B0B0B0", edgecolor="#555555", hatch="...",
+                           label=f"{CLASS_NAMES[0]} (the photo, in grey)")
     if hasattr(target, "add_subplot"):  # a Figure
         options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "ncol": len(handles), "frameon": False}
     else:
