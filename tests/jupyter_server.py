@@ -90,13 +90,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | None = None):
+def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | None = None,
+                environment: dict[str, str] | None = None):
     """Run `make lab` on a free localhost port; yield a :class:`Lab`; always stop it.
 
     Args:
         scratch_dir: an empty folder for the copy, JupyterLab's settings, workspaces and runtime files.
         project: the folder to run `make lab` in (a release, say); default a fresh copy of the repository.
         lessons: passed as ``LESSONS=`` (e.g. ``workbook/lessons``); default the Makefile's own.
+        environment: variables added to the server's (and so its kernels') environment, e.g. ``PYTHONPATH``.
 
     Only ``LAB_ARGS`` is added to the learner's command: no browser, the port, the token, and scratch
     settings that render every cell (JupyterLab otherwise skips off-screen cells, which a test cannot
@@ -113,7 +115,7 @@ def running_lab(scratch_dir: Path, project: Path | None = None, lessons: str | N
         path.write_text(json.dumps(settings))
     lab_args = (f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
                 f"--LabApp.user_settings_dir={settings_dir} --LabApp.workspaces_dir={scratch_dir / 'workspaces'}")
-    environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(scratch_dir / "runtime")}
+    environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(scratch_dir / "runtime"), **(environment or {})}
     server = subprocess.Popen(_make_lab(lab_args, lessons), cwd=project, env=environment,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"

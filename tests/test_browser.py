@@ -159,6 +159,37 @@ def test_lesson_01_explorer_follows_its_sliders(browser_page, tmp_path):
         screenshot(page, "lesson01_explorer_padding_1")
 
 
+def test_a_blank_lesson_01_runs_every_cell_in_jupyterlab_and_ends_with_what_is_left(browser_page, tmp_path):
+    # A learner's workbook: Run All goes past the exercises not written yet (each says so in one line), so the
+    # explorer, which needs none of them, renders; the last cell lists what is left.
+    from classroom_fixture import course_release
+
+    page = browser_page
+    project = shutil.copytree(course_release(), tmp_path / "workbook")
+    with running_lab(tmp_path / "lab", project=project, environment={"PYTHONPATH": str(project)}) as lab:
+        assert lab.opened == "lessons/00_setup.ipynb"  # where a learner starts
+        page.goto(f"{lab.base_url}/lab?token={lab.token}")
+        page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()  # the first lesson opens by itself
+        assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0
+        screenshot(page, "workbook_opens_on_lesson_00")
+        open_notebook(page, lab, "01_transpose_convolution.ipynb")
+        run_menu_command(page, "Run", "Run All Cells")
+        wait_until_all_cells_ran(page)
+        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+        cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="explorer = transpose_explorer(").first
+        cell.scroll_into_view_if_needed()
+        assert explorer_state(cell)[0] > 0  # rendered, with its output size
+        screenshot(page, "workbook_lesson01_explorer_1280")
+        page.set_viewport_size({"width": 900, "height": 900})
+        cell.scroll_into_view_if_needed()
+        widths = cell.locator(".jp-OutputArea-output img").evaluate_all("images => images.map(i => i.clientWidth)")
+        assert len(widths) == 2 and min(widths) >= 300, widths  # legible, not shrunk to half
+        screenshot(page, "workbook_lesson01_explorer_900")
+        last = page.locator(".jp-Notebook .jp-CodeCell").last
+        last.scroll_into_view_if_needed()
+        assert "Still to write in this lesson:" in last.locator(".jp-OutputArea").inner_text()
+
+
 LESSONS = sorted((REPO_ROOT / "lessons").glob("*.ipynb"))
 # In the notebook shown (lessons opened before stay in hidden tabs).
 MARKDOWN = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .jp-RenderedMarkdown'
