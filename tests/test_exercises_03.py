@@ -17,7 +17,7 @@ TO_BOTTLENECK = LEVEL * 4 + [(3, 1), (3, 1)]
 def test_receptive_field_is_the_layer_formula_and_the_known_u_net_numbers():
     from unet_lib.reference.arithmetic import receptive_field
 
-    assert receptive_field(TO_BOTTLENECK) == 140  # lesson 03: the MOOC U-Net's bottleneck sees 140x140
+    assert receptive_field(TO_BOTTLENECK) == 140  # lesson 04: the MOOC U-Net's bottleneck sees 140x140
     assert receptive_field(LEVEL) == 6
     assert receptive_field([]) == 1
     rng = np.random.default_rng(0)

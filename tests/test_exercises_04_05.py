@@ -1,4 +1,4 @@
-"""The exercises added to lessons 04 and 05: binary_mask_to_labels, median_frequency_weights, stitch_tiles and
+"""The exercises added to lessons 06 and 07: binary_mask_to_labels, median_frequency_weights, stitch_tiles and
 best_threshold. Each reference against an answer computed another way, a differently written answer passing its
 self-check, each usual slip named, and an answer that calls the library failing."""
 

@@ -523,7 +523,7 @@ def test_one_submission_stops_no_other_and_every_row_is_written(graded):
 
 
 def test_a_keras_lesson_given_an_earlier_lessons_answers_gets_its_points_solved_and_none_blank(tmp_path):
-    """Lesson 03: its answers import Keras from unet_lib (real in the sandbox, not a stand-in) and lesson 02's
+    """Lesson 04: its answers import Keras from unet_lib (real in the sandbox, not a stand-in) and lesson 03's
     decoder step from the my_unet.py the course gives it; the class above (lessons 00 and 01) has neither."""
     from course_tools.grade import Limits, grade
     from course_tools.release import build_nbgrader_course

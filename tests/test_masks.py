@@ -1,4 +1,4 @@
-"""one_hot and colour_mask_to_labels, the references for the exercises of lessons 00 and 04."""
+"""one_hot and colour_mask_to_labels, the references for the exercises of lessons 00 and 06."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
 """nbgrader-native lessons: each exercise's cells carry the nbgrader metadata one tool writes; nbgrader grades them.
 
-The fast tests read the lessons' metadata (lessons 02-04 train, so their structure is checked without running
+The fast tests read the lessons' metadata (lessons 03-08 train, so their structure is checked without running
 them); the slow one runs nbgrader itself on lessons 00 and 01: ``generate_assignment``, ``autograde`` and
 ``generate_feedback`` in a scratch course, and reads the scores from its gradebook.
 """

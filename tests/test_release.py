@@ -420,7 +420,7 @@ def test_course_release_trains_the_learners_model_and_says_when_unet_model_is_no
     refused = subprocess.run(command, cwd=release, capture_output=True, text=True, env=environment, timeout=300,
                              check=False)
     assert refused.returncode == 2 and refused.stderr == "", refused.stderr[-3000:]
-    assert "unet_model is an exercise of lesson 03" in json.loads(refused.stdout)["error"]
+    assert "unet_model is an exercise of lesson 04" in json.loads(refused.stdout)["error"]
     trained = subprocess.run([*command, "--model", str(saved)], cwd=release, capture_output=True, text=True,
                              env=environment, timeout=300, check=False)
     assert trained.returncode == 0, trained.stderr[-3000:]
@@ -558,8 +558,8 @@ def test_a_blank_student_copy_runs_every_cell_to_the_end_and_lists_what_is_left(
 
 
 def test_an_nbgrader_lesson_is_given_the_earlier_lessons_answers_it_imports(tmp_path):
-    # Graded one by one, lesson 03's assignment cannot count on lesson 02's folder: it is given my_unet.py, the
-    # decoder step the solved lesson 02 saves; lessons 04 and 05 get lesson 03's three functions. Students'
+    # Graded one by one, lesson 04's assignment cannot count on lesson 03's folder: it is given my_unet.py, the
+    # decoder step the solved lesson 03 saves; the lessons after 04 get lesson 04's three functions. Students'
     # own copies (the release, the workbook) get none: there the lessons save each learner's own.
     build_nbgrader_course(tmp_path / "course", REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
     given = {folder.name: folder / "my_unet.py" for folder in sorted((tmp_path / "course" / "source").iterdir())}

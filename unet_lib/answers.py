@@ -1,6 +1,6 @@
 """Carry your answers from one lesson to the next: ``save_answers`` writes your functions to ``my_unet.py``.
 
-Lesson 02's decoder step and lesson 03's encoder step and U-Net are graded where you write them, once. The
+Lesson 03's decoder step and lesson 04's encoder step and U-Net are graded where you write them, once. The
 lessons after them import yours (``from my_unet import unet_model``) instead of asking you to paste them again.
 ``my_unet.py`` lies beside the lessons; saving a function again replaces it there and keeps the others.
 """

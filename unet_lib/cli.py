@@ -1,6 +1,6 @@
 """The learner's command line: ``python -m unet_lib env`` and ``python -m unet_lib train``.
 
-``env`` prints versions, backend and GPUs as JSON. ``train`` trains the U-Net of lesson 03 with this
+``env`` prints versions, backend and GPUs as JSON. ``train`` trains the U-Net of lessons 04 and 05 with this
 machine's default configuration, on the embedded scenes or on a dataset folder (``--data DIR``),
 evaluates it on held-out images, saves it and prints one final line of JSON. Keras is imported only
 when a verb runs, so ``--help`` stays fast. The instructor's verbs (release, grade, figures, bench) are
@@ -66,8 +66,8 @@ def add_train_command(subparsers) -> None:
     """The ``train`` verb: train the lesson's U-Net, save it, print a JSON summary as the last line."""
     parser = subparsers.add_parser(
         "train",
-        help="train the lesson 03 U-Net on the embedded shapes data and report held-out mean IoU as JSON",
-        description="Train the U-Net of lesson 03 with this machine's default configuration (a small one "
+        help="train the lesson 05 U-Net on the embedded shapes data and report held-out mean IoU as JSON",
+        description="Train the U-Net of lesson 05 with this machine's default configuration (a small one "
         "on a CPU, a larger one with mixed precision and XLA on a GPU), evaluate it on held-out scenes, "
         "save it, and print a final line of JSON.",
     )
@@ -126,8 +126,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
         print(json.dumps({"error": str(error)}))
         return 2
     except NotImplementedError:  # the stub of a student copy
-        print(json.dumps({"error": "unet_model is an exercise of lesson 03, not written in this copy of the library: "
-                                   "write it in lesson 03 first and train there, or pass --model FILE.keras with a "
+        print(json.dumps({"error": "unet_model is an exercise of lesson 04, not written in this copy of the library: "
+                                   "write it in lesson 04 first and train in lesson 05, or pass --model FILE.keras with a "
                                    "model saved from your notebook"}))
         return 2
     images, masks = run.held_out

@@ -406,7 +406,7 @@ class CrossEntropyDiceLoss(keras.losses.Loss):
 
 
 def evaluate_segmentation(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> dict:
-    """The evaluation summary of lesson 03: pixel accuracy, IoU and Dice per class, mean IoU, confusion.
+    """The evaluation summary of lesson 05: pixel accuracy, IoU and Dice per class, mean IoU, confusion.
 
     Args:
         y_true, y_pred: true and predicted labels ``(N, H, W)``.

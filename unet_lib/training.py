@@ -192,7 +192,7 @@ def build_model_for(config: TrainingConfig, n_classes: int = N_CLASSES, build_mo
         config: gives the image size, width, depth, batch normalisation and dropout.
         n_classes: classes of the masks, the channels of the logits.
         build_model: a function with the signature of :func:`unet_lib.reference.model.unet_model`, such as
-            the learner's own from lesson 03; ``None`` for the library's reference.
+            the learner's own from lesson 04; ``None`` for the library's reference.
 
     Returns:
         A ``keras.Model`` from ``(N, H, W, 3)`` images to ``(N, H, W, n_classes)`` logits.
@@ -232,22 +232,35 @@ class EpochProgress(keras.callbacks.Callback):
 
     For example ``epoch 2/3: loss 0.412, mean IoU 0.713; held out: loss 0.380, mean IoU 0.752 (41 s)``. Keras's
     epoch number, so one ``fit`` call per epoch still reads 1/N to N/N (pass ``verbose=0`` to hide Keras's bar).
+    With ``first_batch=True`` it also prints a line when the run's first batch is done, e.g. ``epoch 1/12: first
+    batch done (6 s, most of it compiling the training step)``: the first sign of life of a long first epoch.
 
     Args:
         epochs: the number of epochs of the whole run, the ``N`` of "epoch k/N".
         prefix: printed before each line, e.g. the model's name.
+        first_batch: also print a line after the first batch of the first epoch this callback sees.
     """
 
     LOGGED = (("loss", "loss"), ("mean_iou", "mean IoU"))
     """Keras log keys and their names in the line; validation adds ``val_`` to the key."""
 
-    def __init__(self, epochs: int, prefix: str = ""):
+    def __init__(self, epochs: int, prefix: str = "", *, first_batch: bool = False):
         super().__init__()
         self.epochs, self.prefix = check_positive_int("epochs", epochs), prefix
         self._epoch_started = time.perf_counter()
+        self._epoch = 0
+        self._first_batch_pending = bool(first_batch)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.perf_counter()
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._first_batch_pending:
+            self._first_batch_pending = False
+            print(f"{self.prefix}epoch {self._epoch + 1}/{self.epochs}: first batch done "
+                  f"({time.perf_counter() - self._epoch_started:.0f} s, most of it compiling the training step)",
+                  flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -293,7 +306,7 @@ def train_unet(config: TrainingConfig | None = None, *, build_model=None, train_
 
     Without ``train_data`` each epoch draws ``config.n_train`` new scenes (seed ``config.seed + epoch``), as NumPy
     arrays (a third faster per image on a CPU than a ``PyDataset``); held-out ones use :data:`HELD_OUT_SEED`.
-    With ``train_data`` (lesson 04): ``config.epochs`` shuffled passes. Each pixel's loss is weighted by its class
+    With ``train_data`` (lesson 06): ``config.epochs`` shuffled passes. Each pixel's loss is weighted by its class
     (``config.class_weighting``; not for a ``PyDataset``), held-out pixels too, so the losses compare; on the
     shapes, weights and the Dice term each tell discs from triangles sooner (docs/BENCHMARKS.md).
 

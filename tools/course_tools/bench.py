@@ -450,7 +450,7 @@ def run_unet_benchmark(
             ``None`` for on with a GPU under TensorFlow or JAX, off otherwise.
         n_classes: classes of the random labels, the model's output channels.
         build_model: builds the network, with the signature of :func:`unet_lib.reference.model.unet_model` (a
-            learner's own, in lesson 04); ``None`` for the library's reference.
+            learner's own, in lesson 04 or later); ``None`` for the library's reference.
 
     Returns:
         A JSON-serialisable dictionary: the settings, ``backend``, ``device``, ``parameters``,

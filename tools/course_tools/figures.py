@@ -850,7 +850,8 @@ def unet_figure(build_model=None) -> DrawnFigure:
 
     Returns:
         A :class:`DrawnFigure` whose data holds ``config``, ``n_params`` (the model's parameter
-        count), and ``shapes``: layer name -> ``(H, W, C)`` for every layer whose shape is drawn.
+        count), ``shapes``: layer name -> ``(H, W, C)`` for every layer whose shape is drawn, and
+        ``dropout``: the encoder levels drawn with a ``Dropout`` layer (the model's, read from its layers).
     """
     from unet_lib.reference import model as reference_model
 
@@ -864,11 +865,14 @@ def unet_figure(build_model=None) -> DrawnFigure:
     shapes = {name: _layer_shape(model, name) for name in names}
     shape = {name: _shape_text(size) for name, size in shapes.items()}
     n_params = model.count_params()
+    layer_names = {layer.name for layer in model.layers}
+    dropout = [level for level in range(1, depth + 1) if f"encoder{level}_dropout" in layer_names]
     levels = []
     for level in range(1, depth + 1):
         decoder = depth + 1 - level
+        convolutions = "2 × conv 3×3, ReLU" + (", dropout" if level in dropout else "")
         levels.append({
-            "encoder": f"encoder{level}\n2 × conv 3×3, ReLU\n{shape[f'encoder{level}_conv2']}",
+            "encoder": f"encoder{level}\n{convolutions}\n{shape[f'encoder{level}_conv2']}",
             "decoder": f"decoder{decoder}\nconcat {shape[f'decoder{decoder}_concat']}\n"
                        f"2 × conv 3×3 → {shape[f'decoder{decoder}_conv2']}",
             "skip": f"skip {shape[f'encoder{level}_conv2']}",
@@ -888,7 +892,8 @@ def unet_figure(build_model=None) -> DrawnFigure:
     _arrow(axes, (decoder_x, rows[0] + 0.68), (decoder_x, 1.1), INK, shrink=0)
     _label(axes, 10.0, 1.75, f"U-Net: {n_params:,} parameters", fontsize=12, weight="bold")
     _label(axes, 10.0, 1.15, f"{config['n_classes']} class logits per pixel", fontsize=10)
-    return DrawnFigure("unet", figure, {"config": dict(config), "n_params": n_params, "shapes": shapes})
+    return DrawnFigure("unet", figure, {"config": dict(config), "n_params": n_params, "shapes": shapes,
+                                        "dropout": dropout})
 
 
 # --------------------------------------------------------------------------------------------

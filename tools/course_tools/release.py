@@ -353,7 +353,7 @@ NBGRADER_CONFIG = """\
 # nbgrader course written by `python -m course_tools release --nbgrader`: one assignment per lesson in source/.
 c = get_config()
 c.CourseDirectory.course_id = "unet-course"
-c.Execute.timeout = 900  # seconds per cell: lessons 02-04 train a model in a few minutes on 2 cores
+c.Execute.timeout = 900  # seconds per cell: lessons 03-08 train models, each lesson in about two minutes on 2 cores
 """
 """The ``nbgrader_config.py`` of a course folder the release writes."""
 

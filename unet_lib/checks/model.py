@@ -452,7 +452,7 @@ def unet_model_cases() -> list[Case]:
     settings = [
         ("MOOC defaults: 96x128x3 input, 32 filters, 23 classes",
          {"input_size": (96, 128, 3), "n_filters": 32, "n_classes": 23}),
-        ("64x64x3 input, 8 filters, 3 classes, depth 4, batch normalisation, no dropout (lesson 03's training)",
+        ("64x64x3 input, 8 filters, 3 classes, depth 4, batch normalisation, no dropout (lesson 05's training)",
          {"input_size": (64, 64, 3), "n_filters": 8, "n_classes": 3, "depth": 4, "batch_norm": True,
           "dropout_prob": 0.0}),
         ("32x32x3 input, 4 filters, 3 classes, depth 3, dropout 0.5",

@@ -1,4 +1,4 @@
-"""Self-checks for lessons 04 and 05's practical exercises: masks that are almost right, class weights from label
+"""Self-checks for lessons 06 and 07's practical exercises: masks that are almost right, class weights from label
 frequencies, stitching overlapping tiles, and a threshold chosen on held-out pixels."""
 
 from __future__ import annotations

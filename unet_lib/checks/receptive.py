@@ -1,4 +1,4 @@
-"""Self-checks for lesson 03's arithmetic: the receptive field of a stack of layers, the unpadded U-Net's sizes."""
+"""Self-checks for lesson 04's arithmetic: the receptive field of a stack of layers, the unpadded U-Net's sizes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Self-checks for lesson 02's NumPy exercises: the copy-and-crop of a skip, and IoU and Dice from a confusion."""
+"""Self-checks for lesson 03's NumPy exercises: the copy-and-crop of a skip, and IoU and Dice from a confusion."""
 
 from __future__ import annotations
 

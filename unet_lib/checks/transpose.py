@@ -1,5 +1,5 @@
 """Self-checks for the transposed-convolution exercises: output size, loop version, the convolution's matrix and
-zero insertion (lesson 01), and the predictions of lessons 00 and 01."""
+zero insertion (lesson 02), and the predictions of lessons 00 and 01."""
 
 from __future__ import annotations
 

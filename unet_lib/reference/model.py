@@ -2,8 +2,8 @@
 
 With its defaults :func:`unet_model` is, layer for layer, the U-Net of the widely used MOOC assignment (96x128,
 23 classes, 8,640,471 parameters), so a learner who knows it recognises every layer. Options go beyond it:
-depth, batch normalisation, the upsampling mode (lesson 01's resize-convolution) and skip connections on or
-off (lesson 02). Layers get stage names a learner can read aloud: ``encoder1_conv1``, ``decoder2_upsample``...
+depth, batch normalisation, the upsampling mode (lesson 02's resize-convolution) and skip connections on or
+off (lesson 03). Layers get stage names a learner can read aloud: ``encoder1_conv1``, ``decoder2_upsample``...
 Architecture: Ronneberger et al., "U-Net", MICCAI 2015, https://arxiv.org/abs/1505.04597.
 """
 
@@ -149,7 +149,7 @@ def upsampling_block(
             without skip connections.
         n_filters: filters of the upsampling and of both convolutions, ``C_out``.
         upsampling: ``"transpose"`` for a 3x3 stride-2 ``Conv2DTranspose`` (the MOOC's choice), ``"resize"``
-            for ``UpSampling2D`` then a 3x3 convolution, which avoids lesson 01's checkerboard artefacts.
+            for ``UpSampling2D`` then a 3x3 convolution, which avoids lesson 02's checkerboard artefacts.
         batch_norm: whether the two convolutions are batch-normalised before their ReLU.
         interpolation: ``"bilinear"`` or ``"nearest"``, used only by ``upsampling="resize"``.
         name: prefix for the layer names (``"decoder1"`` gives ``decoder1_upsample`` ...).
@@ -220,7 +220,7 @@ def unet_model(
         batch_norm: batch-normalise every 3x3 convolution of the encoder and decoder.
         upsampling: ``"transpose"`` or ``"resize"``, see :func:`upsampling_block`.
         skip_connections: concatenate the encoder activations into the decoder; ``False`` gives a plain
-            encoder-decoder (lesson 02 shows what that costs).
+            encoder-decoder (lesson 03 shows what that costs).
         dropout_prob: dropout rate in the last encoder block and the bottleneck.
         interpolation: ``"bilinear"`` or ``"nearest"`` for ``upsampling="resize"``.
         name: the model's name.

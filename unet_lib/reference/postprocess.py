@@ -1,4 +1,4 @@
-"""From a model's scores to a result (lesson 05): stitching overlapping tiles, choosing a binary threshold."""
+"""From a model's scores to a result (lesson 07): stitching overlapping tiles, choosing a binary threshold."""
 
 from __future__ import annotations
 
