@@ -127,8 +127,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
         return 2
     except NotImplementedError:  # the stub of a student copy
         print(json.dumps({"error": "unet_model is an exercise of lesson 04, not written in this copy of the library: "
-                                   "write it in lesson 04 first and train in lesson 05, or pass --model FILE.keras with a "
-                                   "model saved from your notebook"}))
+                                   "write it in lesson 04 first and train in lesson 05, or pass --model FILE.keras "
+                                   "with a model saved from your notebook"}))
         return 2
     images, masks = run.held_out
     scores = evaluate_segmentation(masks, predict_masks(run.model, images), len(class_names))
