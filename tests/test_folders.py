@@ -382,7 +382,7 @@ def test_black_and_white_masks_are_read_as_binary_with_a_note(tmp_path, capsys):
     assert images.shape == (4, 12, 16, 3)
     note = capsys.readouterr().out
     assert note == (
-        f"masks in root/masks '{masks_dir}' hold only 0 and 255: read as binary, "
+        f"masks in root/masks '{masks_dir}' hold only 0 and 255:\n  read as binary, "
         "0 -> class 0 (background), 255 -> class 1 (object)\n"
     )
     # The folder reader gives the same labels and note, naming its own argument.

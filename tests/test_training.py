@@ -226,3 +226,16 @@ def test_a_lesson_names_its_size_once_and_a_grader_runs_a_token_of_it(monkeypatc
             raise ValueError("a bug, not a claim")  # only failed claims are let through
     with pytest.raises(ValueError, match="when_graded must be a positive integer"):
         training_size(1000, when_graded=0)
+
+
+def test_under_jax_the_default_configuration_compiles_its_steps_with_xla():
+    # JAX runs an uncompiled train step op by op: about a hundred times slower on a CPU.
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    program = "from unet_lib.training import default_config; print(default_config([]).jit_compile)"
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "KERAS_BACKEND": "jax"}, check=True)
+    assert completed.stdout.strip().splitlines()[-1] == "True"

@@ -350,7 +350,7 @@ def _label_reading(
     binary = layout != "trimap" and found.tolist() == [0, _BINARY_OBJECT_VALUE] and n_classes in (None, 2)
     reading = _LabelReading(binary)
     if binary:
-        print(f"masks in {masks_name} '{masks_dir}' hold only 0 and 255: read as binary, "
+        print(f"masks in {masks_name} '{masks_dir}' hold only 0 and 255:\n  read as binary, "
               f"0 -> class 0 ({BINARY_CLASS_NAMES[0]}), 255 -> class 1 ({BINARY_CLASS_NAMES[1]})")
     if n_classes is not None:
         for path, values in values_by_mask:

@@ -91,7 +91,8 @@ def exercises_left() -> None:
     if _ANSWERS_MISSING:
         print(f"{ANSWERS_MODULE}.py, your answers from the lessons before, is missing: run those lessons first.")
     if not unwritten and not failing:
-        print(f"Every exercise in this lesson passes its self-check: {', '.join(_OUTCOMES) or 'none checked'}.")
+        print(textwrap.fill(f"Every exercise in this lesson passes its self-check: {', '.join(_OUTCOMES) or 'none'}.",
+                            100, break_long_words=False, break_on_hyphens=False))
 
 
 def _raised_in(traceback) -> str:
