@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from unet_lib import CLASS_NAMES, ShapesBatches, keras, make_shapes_dataset
-from unet_lib.data import augment_batch
+from unet_lib import CLASS_NAMES, keras, make_shapes_dataset
+from unet_lib.data import ShapesBatches, augment_batch
 
 
 def test_shapes_dtypes_and_ranges():

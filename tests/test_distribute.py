@@ -10,6 +10,7 @@ import pytest
 import unet_lib
 from unet_lib import distribute, keras
 from unet_lib.distribute import describe_distribution, distribution_scope
+from unet_lib.environment import list_gpus
 from unet_lib.reference.model import unet_model
 
 TWO_GPUS = ["/physical_device:GPU:0", "/physical_device:GPU:1"]
@@ -20,7 +21,7 @@ def test_exported_from_the_package():
     assert unet_lib.describe_distribution is describe_distribution
 
 
-@pytest.mark.skipif(bool(unet_lib.list_gpus()), reason="this machine has a GPU: the CPU fallback is not what runs")
+@pytest.mark.skipif(bool(list_gpus()), reason="this machine has a GPU: the CPU fallback is not what runs")
 def test_on_a_cpu_the_scope_changes_nothing_and_a_model_built_inside_trains():
     assert describe_distribution() == "single device: CPU"
     distribution_before = keras.distribution.distribution()

@@ -14,7 +14,6 @@ from unet_lib.metrics import (
     mean_iou,
     mean_iou_metric,
     pixel_accuracy,
-    two_band_boundary_iou,
 )
 
 TRUTH = np.array([[0, 0, 1, 1], [0, 2, 2, 1]])
@@ -126,25 +125,6 @@ def test_boundary_iou_punishes_blurred_outlines_more_than_mean_iou():
     assert boundary_iou(truth, rounded, 2) < mean_iou(truth, rounded, 2) - 0.1
     # No edge in the truth: nothing to score.
     assert np.isnan(boundary_iou(np.zeros((4, 4), int), np.zeros((4, 4), int), 2))
-
-
-def test_two_band_boundary_iou_also_scores_the_predicted_edges():
-    truth = np.zeros((2, 24, 24), dtype=int)
-    truth[:, 4:12, 4:12] = 1
-    assert two_band_boundary_iou(truth, truth, 2) == 1.0
-    # A false blob far from every true edge: the true band never sees it, the predicted band does.
-    blob = truth.copy()
-    blob[0, 16:20, 16:20] = 1
-    assert boundary_iou(truth, blob, 2) == 1.0
-    assert two_band_boundary_iou(truth, blob, 2) < 0.9
-    # By hand, one class, 1-D: the true band of class 1 is {3, 4}, the predicted one {2, 3}.
-    line, shifted = np.array([[0, 0, 0, 1, 1, 1]]), np.array([[0, 0, 1, 1, 1, 1]])
-    assert np.isclose(two_band_boundary_iou(line, shifted, 2, band_width=2), (1 / 3 + 1 / 3) / 2)
-    # Sums over the batch: the second, perfect image raises the score of the first. No edge anywhere: NaN.
-    assert two_band_boundary_iou(truth, blob, 2) > two_band_boundary_iou(truth[:1], blob[:1], 2)
-    assert np.isnan(two_band_boundary_iou(np.zeros((4, 4), int), np.zeros((4, 4), int), 2))
-    with pytest.raises(ValueError, match="shape"):
-        two_band_boundary_iou(truth, blob[0], 2)
 
 
 def test_keras_metric_equals_numpy_mean_iou():

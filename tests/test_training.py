@@ -159,7 +159,8 @@ def test_pixel_weights_work_as_fit_sample_weights():
 
 
 def test_train_unet_on_given_arrays_and_batches():
-    from unet_lib import ShapesBatches, split_held_out
+    from unet_lib import split_held_out
+    from unet_lib.data import ShapesBatches
 
     images, masks = make_shapes_dataset(40, (32, 32), seed=3)
     (train_images, train_masks), held_out = split_held_out(images, masks, fraction=0.2, seed=1)

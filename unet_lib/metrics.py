@@ -223,7 +223,7 @@ def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
 
     Away from edges even a blurry prediction is right. This restricts :func:`mean_iou` to
     :func:`boundary_band` of ``y_true``, so a wrong blob far from every true edge is not counted
-    (:func:`two_band_boundary_iou` counts it); enough to compare models on the same truth.
+    (Cheng et al.'s two-band Boundary IoU counts it); enough to compare models on the same truth.
 
     Args:
         y_true, y_pred: integer labels of one shape, ``(H, W)`` or ``(N, H, W)``, in ``[0, n_classes)``.
@@ -246,41 +246,6 @@ def boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
     if not band.any():
         return float("nan")
     return _mean_of_present(_iou_from_confusion(confusion_matrix(y_true[band], y_pred[band], n_classes)))
-
-
-def two_band_boundary_iou(y_true, y_pred, n_classes: int, band_width: int = 2) -> float:
-    """Cheng et al.'s Boundary IoU: each class's band near its true edges against the band near its predicted ones.
-
-    For each class ``c``, ``G`` is the pixels of class ``c`` in ``y_true`` within ``band_width`` of that
-    class's edge (the inner band of the mask ``y_true == c``), ``P`` the same for ``y_pred``, and the class
-    scores ``|G & P| / |G | P|`` over the batch. A false blob has edges of its own, so it enters ``P`` and
-    lowers the score, unlike in :func:`boundary_iou`. The image border is not an edge.
-
-    Args:
-        y_true, y_pred: integer labels of one shape, ``(H, W)`` or ``(N, H, W)``, in ``[0, n_classes)``.
-        n_classes: number of classes.
-        band_width: half-width of the band in pixels, at least 1.
-
-    Returns:
-        A float in ``[0, 1]``, the mean over classes with a band in truth or prediction; NaN if none has.
-
-    Raises:
-        ValueError: as :func:`confusion_matrix` and :func:`boundary_band`.
-
-    Example:
-        >>> two_band_boundary_iou(np.array([[0, 0, 0, 1, 1, 1]]), np.array([[0, 0, 1, 1, 1, 1]]), 2)
-        0.3333333333333333
-    """
-    n_classes = check_positive_int("n_classes", n_classes)
-    y_true, y_pred = _validate_labels(y_true, y_pred, n_classes)
-    scores = np.full(n_classes, np.nan)
-    for c in range(n_classes):
-        true_band, predicted_band = ((labels == c) & boundary_band((labels == c).astype(np.int8), band_width)
-                                     for labels in (y_true, y_pred))
-        union = (true_band | predicted_band).sum()
-        if union:
-            scores[c] = (true_band & predicted_band).sum() / union
-    return _mean_of_present(scores)
 
 
 def mean_iou_metric(n_classes: int, name: str = "mean_iou", ignore_class: int | None = None):

@@ -108,7 +108,7 @@ def default_config(gpus: list[str] | None = None) -> TrainingConfig:
     Under grading it is cut to the grading budget (:func:`within_grading_budget`).
 
     Args:
-        gpus: the visible GPUs; ``None`` asks the Keras backend (:func:`unet_lib.list_gpus`).
+        gpus: the visible GPUs; ``None`` asks the Keras backend (:func:`unet_lib.environment.list_gpus`).
 
     Returns:
         A :class:`TrainingConfig`.
