@@ -235,6 +235,9 @@ def test_unet_figure_draws_the_default_model(drawn):
     assert "8,640,471 parameters" in texts
     for shape in shapes.values():
         assert "×".join(map(str, shape)) in texts
+    # Only the fourth encoder drops out (dropout_prob 0.3 there in the MOOC's U-Net), and the figure says so.
+    assert figure.data["dropout"] == [4]
+    assert "encoder4\n2 × conv 3×3, ReLU, dropout" in texts and "encoder3\n2 × conv 3×3, ReLU\n" in texts
 
 
 def test_instance_figure_labels_an_embedded_scene(drawn):

@@ -126,6 +126,22 @@ def test_epoch_progress_leaves_out_what_the_model_does_not_log(capsys):
         EpochProgress(0)
 
 
+def test_epoch_progress_can_say_when_the_first_batch_is_done(capsys):
+    # A long first epoch (compiling the step, then the batches) otherwise shows nothing for a minute.
+    from unet_lib.training import EpochProgress
+
+    progress = EpochProgress(12, first_batch=True)
+    progress.on_epoch_begin(0)
+    progress.on_train_batch_end(0)
+    progress.on_train_batch_end(1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("epoch 1/12: first batch done (")
+    quiet = EpochProgress(12)
+    quiet.on_epoch_begin(0)
+    quiet.on_train_batch_end(0)
+    assert capsys.readouterr().out == ""
+
+
 def test_short_training_run_lowers_the_loss():
     run = train_unet(TINY, verbose=0)
     losses = run.history["loss"]

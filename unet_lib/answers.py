@@ -71,5 +71,5 @@ def save_answers(*functions, folder: str | Path = ".") -> Path:
             raise ValueError(f"functions must be functions you defined, got {function!r}") from None
     path.write_text(answers_module_source(saved), encoding="utf-8")
     names = ", ".join(function.__name__ for function in functions)
-    print(f"Saved {names} to {path}: the next lessons import them with `from {ANSWERS_MODULE} import ...`.")
+    print(f"Saved {names} to {path.name}:\n  the next lessons import them with `from {ANSWERS_MODULE} import ...`.")
     return path
