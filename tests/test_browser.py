@@ -168,7 +168,7 @@ def test_a_blank_lesson_01_runs_every_cell_in_jupyterlab_and_ends_with_what_is_l
     project = shutil.copytree(course_release(), tmp_path / "workbook")
     with running_lab(tmp_path / "lab", project=project, environment={"PYTHONPATH": str(project)}) as lab:
         assert lab.opened == "lessons/00_setup.ipynb"  # where a learner starts
-        page.goto(f"{lab.base_url}/lab?token={lab.token}")
+        page.goto(f"{lab.base_url}/?token={lab.token}")  # the address `make lab` opens in the browser
         page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()  # the first lesson opens by itself
         assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0
         screenshot(page, "workbook_opens_on_lesson_00")
