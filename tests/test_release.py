@@ -444,13 +444,14 @@ def _release_figure_problems(release: Path) -> tuple[list[str], int]:
 
 def _assert_make_lab_serves(release: Path) -> None:
     """`make lab` in the release, and `make lab LESSONS=<release>/lessons` from the repository, serve the release
-    folder (its media/ beside its lessons/) and open its lessons, as in the repository."""
+    folder (its media/ beside its lessons/) and open its first lesson, as in the repository."""
     from tests.jupyter_server import lab_command
 
     assert (release / "Makefile").read_text() == (REPO_ROOT / "Makefile").read_text()
     for arguments in (lab_command(release), lab_command(REPO_ROOT, lessons=str(release / "lessons"))):
         assert arguments["ServerApp.root_dir"] == str(release.resolve())
-        assert arguments["LabApp.default_url"] == "/lab/tree/lessons"
+        first = sorted(path.name for path in (release / "lessons").glob("[0-9][0-9]_*.ipynb"))[0]
+        assert arguments["LabApp.default_url"] == f"/lab/tree/lessons/{first}"
 
 
 def test_release_keeps_figures_beside_its_lessons_and_its_make_lab_serves_them(tmp_path):
@@ -563,11 +564,13 @@ def test_an_nbgrader_lesson_is_given_the_earlier_lessons_answers_it_imports(tmp_
     # own copies (the release, the workbook) get none: there the lessons save each learner's own.
     build_nbgrader_course(tmp_path / "course", REPO_ROOT / "lessons", REPO_ROOT / "unet_lib")
     given = {folder.name: folder / "my_unet.py" for folder in sorted((tmp_path / "course" / "source").iterdir())}
-    assert [name for name, path in given.items() if path.exists()] == ["04_unet", "06_your_own_data", "07_real_world"]
+    assert [name for name, path in given.items() if path.exists()] == [
+        "04_unet", "05_train_unet", "06_your_own_data", "07_real_world", "08_appendix_speed_and_hardware"]
     defined = {name: re.findall(r"^def (\w+)\(", path.read_text(), re.MULTILINE) for name, path in given.items()
                if path.exists()}
     u_net = ["upsampling_block", "conv_block", "unet_model"]
-    assert defined == {"04_unet": ["upsampling_block"], "06_your_own_data": u_net, "07_real_world": u_net}
+    assert defined == {"04_unet": ["upsampling_block"], "05_train_unet": u_net, "06_your_own_data": u_net,
+                       "07_real_world": u_net, "08_appendix_speed_and_hardware": u_net}
     assert "### BEGIN SOLUTION" not in given["06_your_own_data"].read_text()
     program = ("import sys; sys.path.insert(0, sys.argv[1])\nfrom my_unet import unet_model\n"
                "from unet_lib import check_unet_model\ncheck_unet_model(unet_model)")
