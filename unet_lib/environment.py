@@ -17,7 +17,8 @@ DISTRIBUTION = "unet-course"
 
 GPU_ADVICE = """No GPU is visible to Keras. Every lesson runs on a CPU with its small default settings.
 To train bigger models faster:
-  * Linux with an NVIDIA GPU: .venv/bin/pip install "tensorflow[and-cuda]==2.21.0", restart the kernel.
+  * Linux with an NVIDIA GPU: .venv/bin/pip install "tensorflow[and-cuda]==2.21.0",
+    then restart the kernel.
   * Or switch backend: install jax[cuda12] or torch with CUDA and set KERAS_BACKEND=jax or torch
     before starting JupyterLab (see README, "Switching Keras backend").
   * Or use a hosted notebook with a GPU (Colab, Kaggle) and `pip install -e .` there."""
