@@ -142,8 +142,8 @@ def test_a_notebook_shows_an_unwritten_exercise_and_what_it_leaves_undefined_in_
         "  Replace `raise NotImplementedError()` with your code, run that cell, then this one.",
         "  (This cell stopped here; the cells after it still run.)"]
     assert undefined.strip().splitlines() == [
-        "\x1b[31m✗ model is not defined yet: its cell has not run, or stopped at an exercise not written yet."
-        "\x1b[0m", "  (This cell stopped here; the cells after it still run.)"]
+        "\x1b[31m✗ model is not defined yet: its cell stopped at an exercise not written yet.\x1b[0m",
+        "  (This cell stopped here; the cells after it still run.)"]
     assert "ZeroDivisionError" in other and "Traceback" in other  # other errors keep their traceback
     assert "name 'unions' is not defined" in typo and "not defined yet" not in typo  # Python's own, traceback
     assert "__getitem__" in library and "NotImplementedError" in library and "not written yet" not in library
@@ -170,18 +170,44 @@ def test_run_all_goes_on_past_an_unwritten_exercise_and_ends_with_what_is_left(c
         stub = shell.run_cell("encoded = one_hot([0, 1], 2)\nprint('never printed')")
         dependent = shell.run_cell("encoded.shape")
         independent = shell.run_cell("6 * 7")
-        typo = shell.run_cell("print(no_such_name_ever)")  # after a skip, a missing name reads as one more skip
+        shell.run_cell("def helper():\n    return 1\n\nencoded_again = one_hot([1], 2)\n\ndef later():\n    return 2\n")
+        uses_helper = shell.run_cell("def twice():\n    return 2 * encoded_again\n\ntwice()")  # inside a function
+        typo = shell.run_cell("print(no_such_name_ever)")  # a name no stopped cell defines: a real error
         other = shell.run_cell("1 / 0")
         capsys.readouterr()
         exercises_left()
         left = capsys.readouterr().out
     finally:
         InteractiveShell.clear_instance()
-    assert checked.success and stub.success and dependent.success and typo.success
+    assert checked.success and stub.success and dependent.success and uses_helper.success
     assert independent.success and independent.result == 42  # a last expression is still shown
-    assert not other.success  # every other error stops Run All, as before
+    assert not typo.success and not other.success  # every other error stops Run All, as before
     assert left.strip().splitlines() == ["Still to write in this lesson: one_hot.",
                                          "Write it where it says `raise NotImplementedError()`, then run all again."]
+
+
+def test_an_earlier_lessons_exercise_not_written_is_listed_apart(tmp_path, monkeypatch, capsys):
+    # Lesson 06 calls the unet_model that lesson 04 saved to my_unet.py: still a stub there, it is not this lesson's.
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from unet_lib import exercises_left, report_unwritten_exercises
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    (tmp_path / "my_unet.py").write_text("def unet_model(input_size):\n    raise NotImplementedError()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    shell = InteractiveShell.instance()
+    try:
+        report_unwritten_exercises()
+        shell.run_cell("from my_unet import unet_model")
+        assert shell.run_cell("model = unet_model((32, 32, 3))").success
+        capsys.readouterr()
+        exercises_left()
+        left = capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+    assert left.strip().splitlines() == [
+        "Not written yet in an earlier lesson (saved to my_unet.py): unet_model.",
+        "No exercise of this lesson has run its self-check yet."]
 
 
 def test_a_solved_lesson_keeps_its_name_errors_and_a_grader_sees_every_failure(monkeypatch, capsys):
@@ -198,6 +224,10 @@ def test_a_solved_lesson_keeps_its_name_errors_and_a_grader_sees_every_failure(m
         shell.run_cell("import numpy as np\n"
                        "def one_hot(mask, n_classes):\n    return np.eye(n_classes)[np.asarray(mask)]\n")
         assert shell.run_cell("check_one_hot(one_hot)").success
+        # A lesson showing what a wrong answer gets does not turn the learner's pass into a failure.
+        shell.run_cell("def one_hot_missing_last_class(mask, n_classes):\n"
+                       "    return one_hot(mask, n_classes)[..., :-1]\n"
+                       "try:\n    check_one_hot(one_hot_missing_last_class)\nexcept AssertionError:\n    pass\n")
         capsys.readouterr()
         exercises_left()
         assert capsys.readouterr().out.strip() == "Every exercise in this lesson passes its self-check: one_hot."

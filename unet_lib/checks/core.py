@@ -59,20 +59,31 @@ _OUTCOMES: dict[str, str] = {}
 """This kernel's self-checks since the lesson's setup cell: exercise -> "passes", "fails" or "not written"."""
 _ANSWERS_MISSING: list[str] = []
 """Non-empty once a cell found ``my_unet`` (an earlier lesson's saved answers) missing."""
+_EARLIER_UNWRITTEN: dict[str, None] = {}
+"""Exercises of earlier lessons, imported from ``my_unet``, whose stub a cell met (ordered, no repeats)."""
+_LEFT_UNDEFINED: set[str] = set()
+"""Names that cells which stopped at an unwritten exercise would have defined, and did not."""
 
 
 @contextlib.contextmanager
-def recorded_outcome(exercise: str):
-    """Record how the self-check of ``exercise`` run inside this block ends, for :func:`exercises_left`."""
+def recorded_outcome(exercise: str, learner_function: Callable[..., Any]):
+    """Record how the self-check of ``exercise`` run inside this block ends, for :func:`exercises_left`.
+
+    A function named otherwise (a lesson showing what a wrong answer gets, say) does not replace what the
+    learner's own function got.
+    """
+    outcome = "passes"
     try:
         yield
     except ExerciseNotWritten:
-        _OUTCOMES[exercise] = "not written"
+        outcome = "not written"
         raise
     except CheckFailed:
-        _OUTCOMES[exercise] = "fails"
+        outcome = "fails"
         raise
-    _OUTCOMES[exercise] = "passes"
+    finally:
+        if getattr(learner_function, "__name__", None) == exercise or exercise not in _OUTCOMES:
+            _OUTCOMES[exercise] = outcome
 
 
 def exercises_left() -> None:
@@ -90,9 +101,13 @@ def exercises_left() -> None:
         print(f"Self-checks that fail: {', '.join(failing)} (their cells say what differs).")
     if _ANSWERS_MISSING:
         print(f"{ANSWERS_MODULE}.py, your answers from the lessons before, is missing: run those lessons first.")
-    if not unwritten and not failing:
-        print(textwrap.fill(f"Every exercise in this lesson passes its self-check: {', '.join(_OUTCOMES) or 'none'}.",
-                            100, break_long_words=False, break_on_hyphens=False))
+    if _EARLIER_UNWRITTEN:
+        print(f"Not written yet in an earlier lesson (saved to {ANSWERS_MODULE}.py): {', '.join(_EARLIER_UNWRITTEN)}.")
+    if not _OUTCOMES:
+        print("No exercise of this lesson has run its self-check yet.")
+    elif not unwritten and not failing:
+        print(textwrap.fill(f"Every exercise in this lesson passes its self-check: {', '.join(_OUTCOMES)}.", 100,
+                            break_long_words=False, break_on_hyphens=False))
 
 
 def _raised_in(traceback) -> str:
@@ -100,6 +115,13 @@ def _raised_in(traceback) -> str:
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next
     return traceback.tb_frame.f_code.co_name if traceback is not None else "<module>"
+
+
+def _innermost_code(traceback):
+    """The code object of the innermost frame of ``traceback`` (``None`` for no traceback)."""
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback.tb_frame.f_code if traceback is not None else None
 
 
 def _unwritten_exercise(error: BaseException) -> str | None:
@@ -130,22 +152,53 @@ def _shown(error: BaseException) -> CheckFailed | None:
     return None
 
 
-def _cell_stopped(error: BaseException) -> bool:
+def _cell_stopped(error: BaseException, defines: tuple[str, ...] = (), namespace: dict | None = None) -> bool:
     """Called by a cell that raised ``error``: print why in one line and return ``True`` if the cell should end
-    without an error (it needs an exercise not written yet, or what such a cell left undefined), else ``False``."""
-    skipped_before = "not written" in _OUTCOMES.values() or _ANSWERS_MISSING
+    without an error (it needs an exercise not written yet, or a name such a cell left undefined), else ``False``.
+
+    ``defines`` are the names the cell's own statements bind; those still missing from ``namespace`` (the
+    notebook's) afterwards are remembered, so that a later cell needing one is told why it is missing.
+    """
     exercise = _unwritten_exercise(error)
     missing_answers = isinstance(error, ModuleNotFoundError) and error.name == ANSWERS_MODULE
-    shown = _shown(error)
+    left_undefined = isinstance(error, NameError) and getattr(error, "name", None) in _LEFT_UNDEFINED
     if exercise is not None:
-        _OUTCOMES.setdefault(exercise, "not written")
+        code = _innermost_code(error.__traceback__)
+        if code is not None and Path(code.co_filename).name == f"{ANSWERS_MODULE}.py":
+            _EARLIER_UNWRITTEN.setdefault(exercise)  # an earlier lesson's exercise, imported from my_unet
+        else:
+            _OUTCOMES.setdefault(exercise, "not written")
     elif missing_answers:
         _ANSWERS_MISSING.append(ANSWERS_MODULE)
-    elif not (skipped_before and isinstance(shown, NameNotDefinedYet)):
+    elif not left_undefined:
         return False
+    _LEFT_UNDEFINED.update(name for name in defines if namespace is None or name not in namespace)
+    shown = _shown(error) if not left_undefined else NameNotDefinedYet(
+        f"{error.name} is not defined yet: its cell stopped at an exercise not written yet.")
     print("\n".join(shown._render_traceback_()))
     print("  (This cell stopped here; the cells after it still run.)")
     return True
+
+
+def _bound_names(statements) -> set[str]:
+    """The names a cell's statements bind in the notebook: assignments, imports, functions and classes (not
+    what is bound inside the functions and classes they define)."""
+    import ast
+
+    names, pending = set(), list(statements)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return names
 
 
 class _GoOnPastUnwrittenExercises:
@@ -161,10 +214,12 @@ class _GoOnPastUnwrittenExercises:
         shown_last = isinstance(body[-1], ast.Expr)
         statements = body[:-1] + [ast.Assign([ast.Name("__unet_lib_last__", ast.Store())], body[-1].value)] \
             if shown_last else body
-        handler = ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__unet_lib_error__", [ast.If(
-            ast.UnaryOp(ast.Not(), ast.Call(ast.Name("__unet_lib_cell_stopped__", ast.Load()),
-                                            [ast.Name("__unet_lib_error__", ast.Load())], [])),
-            [ast.Raise()], [])])
+        defines = ast.Tuple([ast.Constant(name) for name in sorted(_bound_names(body))], ast.Load())
+        stopped = ast.Call(ast.Name("__unet_lib_cell_stopped__", ast.Load()),
+                           [ast.Name("__unet_lib_error__", ast.Load()), defines,
+                            ast.Call(ast.Name("globals", ast.Load()), [], [])], [])
+        handler = ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__unet_lib_error__",
+                                    [ast.If(ast.UnaryOp(ast.Not(), stopped), [ast.Raise()], [])])
         shown = [ast.Expr(ast.Call(ast.Name("__unet_lib_display__", ast.Load()),
                                    [ast.Name("__unet_lib_last__", ast.Load())], []))] if shown_last else []
         wrapped = ast.Try(statements, [handler], shown, [])
@@ -196,8 +251,8 @@ def report_unwritten_exercises() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    _OUTCOMES.clear()
-    _ANSWERS_MISSING.clear()
+    for remembered in (_OUTCOMES, _ANSWERS_MISSING, _EARLIER_UNWRITTEN, _LEFT_UNDEFINED):
+        remembered.clear()
 
     def one_line(shell, kind, error, traceback, tb_offset=None):
         shown = _shown(error)
@@ -330,7 +385,7 @@ def verify(
     """
     if not callable(learner_function):
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner_function).__name__}")
-    with recorded_outcome(title):
+    with recorded_outcome(title, learner_function):
         for case in cases:
             if isinstance(case.expected, Raises):
                 _verify_raises(title, learner_function, case)

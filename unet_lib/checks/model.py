@@ -360,7 +360,7 @@ def _verify(kind: str, title: str, learner: Callable, cases: Sequence[Case]) -> 
     """Run the learner's block or model function on every case; print a verdict or raise :class:`CheckFailed`."""
     if not callable(learner):
         raise CheckFailed(f"{title}: expected a function to check, got {type(learner).__name__}")
-    with recorded_outcome(title):
+    with recorded_outcome(title, learner):
         for case in cases:
             try:
                 with no_library_answers(title, learner):
