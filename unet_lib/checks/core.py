@@ -110,18 +110,17 @@ def exercises_left() -> None:
                             break_long_words=False, break_on_hyphens=False))
 
 
-def _raised_in(traceback) -> str:
-    """The name of the code the innermost frame of ``traceback`` runs: a function's, or ``<module>`` for a cell."""
-    while traceback is not None and traceback.tb_next is not None:
-        traceback = traceback.tb_next
-    return traceback.tb_frame.f_code.co_name if traceback is not None else "<module>"
-
-
 def _innermost_code(traceback):
     """The code object of the innermost frame of ``traceback`` (``None`` for no traceback)."""
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next
     return traceback.tb_frame.f_code if traceback is not None else None
+
+
+def _raised_in(traceback) -> str:
+    """The name of the code the innermost frame of ``traceback`` runs: a function's, or ``<module>`` for a cell."""
+    code = _innermost_code(traceback)
+    return code.co_name if code is not None else "<module>"
 
 
 def _unwritten_exercise(error: BaseException) -> str | None:
@@ -237,7 +236,9 @@ def report_unwritten_exercises() -> None:
       "<function>: not written yet", naming the function whose stub raised it, and the cell ends there without
       an error, so that Run All goes on to the cells after it (those that need it say so in turn);
     - importing ``my_unet`` before an earlier lesson saved your answers to it reads that it is not there yet;
-    - after such a cell, a ``NameError`` of a name a cell itself uses reads "<name> is not defined yet";
+    - a ``NameError`` of a name that such a cell would have defined (met in a later cell or in a function it
+      calls) reads "<name> is not defined yet", and that cell ends without an error too; any other missing
+      name is a real error;
     - :func:`exercises_left` lists the exercises still to write.
 
     Every other error keeps its traceback and stops Run All. Under a grader (``NBGRADER_EXECUTION``) every
