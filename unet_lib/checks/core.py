@@ -436,15 +436,26 @@ def learner_answer(title: str, learner_function: Callable[..., Any], case: Case)
         CheckFailed: if the function raises: "not written yet" for ``NotImplementedError``,
             otherwise the error's type and message; or if it calls the library's own functions.
     """
+    with learner_errors(title, case.label), no_library_answers(title, learner_function):
+        return learner_function(*case.args, **case.kwargs)
+
+
+@contextlib.contextmanager
+def learner_errors(title: str, label: str):
+    """Turn an error raised by learner code in this block into feedback on case ``label``.
+
+    Raises:
+        ExerciseNotWritten: for ``NotImplementedError`` (the stub); :class:`CheckFailed` naming the error's type
+            and message for any other error; a :class:`CheckFailed` itself passes through.
+    """
     try:
-        with no_library_answers(title, learner_function):
-            return learner_function(*case.args, **case.kwargs)
+        yield
     except NotImplementedError:
         raise ExerciseNotWritten(title) from None
     except CheckFailed:
         raise
     except Exception as error:  # noqa: BLE001 - any error in learner code becomes feedback
-        raise CheckFailed(f"{title}: case '{case.label}' raised {type(error).__name__}: {error}") from None
+        raise CheckFailed(f"{title}: case '{label}' raised {type(error).__name__}: {error}") from None
 
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
